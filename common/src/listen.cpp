@@ -17,8 +17,10 @@ bool set_flag(int fd, int level, int name) {
 }  // namespace
 
 Fd listen_on(const Address& address, const ListenOptions& options, std::string* error) {
-    auto failed = [&](const char* call) {
-        if (error) *error = "cannot listen on " + address.url() + ": " + call + ": " + std::strerror(errno);
+    // The call that failed is left out on purpose: "Address already in use" says it all
+    // to a user, and the message stays the same on every platform.
+    auto failed = [&](const char*) {
+        if (error) *error = "cannot listen on " + address.url() + ": " + std::strerror(errno);
         return Fd();
     };
     int type = (address.is_stream() ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC;
