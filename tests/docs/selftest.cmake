@@ -1,0 +1,122 @@
+# Proves that the documentation checks can fail: builds a small fake repository, breaks it
+# in each way a check must notice, and expects docs-check to fail, then to pass once the
+# --update mode has repaired what can be repaired.
+#
+#   cmake -DDOCS_CHECK=<docs-check> -DWORK=<scratch dir> -DROOT=<source dir> -P selftest.cmake
+cmake_minimum_required(VERSION 3.25)
+
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}/stages/01-one" "${WORK}/stages/02-two" "${WORK}/diagrams")
+
+# expect(<exit code> <description> [MESSAGE <regex>] <docs-check arguments>...)
+function(expect code what)
+  cmake_parse_arguments(PARSE_ARGV 2 arg "" "MESSAGE" "")
+  execute_process(COMMAND "${DOCS_CHECK}" ${arg_UNPARSED_ARGUMENTS}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL code)
+    message(FATAL_ERROR "${what}: expected exit ${code}, got ${rc}\n${out}${err}")
+  endif()
+  if(arg_MESSAGE AND NOT err MATCHES "${arg_MESSAGE}")
+    message(FATAL_ERROR "${what}: expected a message matching '${arg_MESSAGE}', got:\n${err}")
+  endif()
+  message(STATUS "ok: ${what}")
+endfunction()
+
+file(WRITE "${WORK}/stages/01-one/server.cpp" [=[
+int main() {
+    // ANCHOR: body
+    for (;;) {
+        // ANCHOR: inner
+        serve();
+        // ANCHOR_END: inner
+    }
+    // ANCHOR_END: body
+}
+]=])
+file(WRITE "${WORK}/stages/02-two/server.cpp" [=[
+int main() {
+    // ANCHOR: body
+    while (running()) {
+        serve();
+    }
+    // ANCHOR_END: body
+}
+]=])
+file(WRITE "${WORK}/TUTORIAL.md" [=[
+# Excerpts
+
+<!-- include: stages/01-one/server.cpp#body -->
+```cpp
+for (;;) {
+    serve();
+}
+```
+
+<!-- include: stages/01-one/server.cpp#inner -->
+```cpp
+serve();
+```
+]=])
+
+# Anchors: fresh, then stale, then repaired; a missing anchor cannot be repaired.
+expect(0 "fresh excerpts pass" anchors "${WORK}")
+file(READ "${WORK}/stages/01-one/server.cpp" text)
+string(REPLACE "serve();" "serve_one();" text "${text}")
+file(WRITE "${WORK}/stages/01-one/server.cpp" "${text}")
+expect(1 "an excerpt that differs from its anchor fails" MESSAGE "TUTORIAL.md:3: excerpt differs" anchors "${WORK}")
+expect(0 "--update rewrites stale excerpts" anchors "${WORK}" --update)
+expect(0 "rewritten excerpts pass" anchors "${WORK}")
+file(APPEND "${WORK}/TUTORIAL.md" "\n<!-- include: stages/01-one/server.cpp#gone -->\n```cpp\n```\n")
+expect(1 "a reference to a missing anchor fails" MESSAGE "no anchor 'gone'" anchors "${WORK}")
+expect(1 "--update cannot invent a missing anchor" anchors "${WORK}" --update)
+file(WRITE "${WORK}/TUTORIAL.md" "<!-- include: stages/01-one/server.cpp#body -->\n\ntext\n")
+expect(1 "an include without a code block fails" MESSAGE "not followed by a fenced code block" anchors "${WORK}")
+file(APPEND "${WORK}/stages/01-one/server.cpp" "// ANCHOR: open\n")
+expect(1 "an anchor that is never closed fails" MESSAGE "'open' is never closed" anchors "${WORK}" --update)
+file(WRITE "${WORK}/stages/01-one/server.cpp" "int main() {}\n")
+file(WRITE "${WORK}/TUTORIAL.md" "# nothing quoted\n")
+
+# Embeds: a pasted markdown file must match its source.
+file(WRITE "${WORK}/diagrams/table.md" "| a | b |\n| --- | --- |\n| 1 | 2 |\n")
+file(WRITE "${WORK}/README.md" "# R\n<!-- embed: diagrams/table.md -->\n| a | b |\n<!-- embed:end -->\n")
+expect(1 "a stale embed fails" MESSAGE "embedded copy of diagrams/table.md is stale" anchors "${WORK}")
+expect(0 "--update refreshes the embed" anchors "${WORK}" --update)
+
+# CHANGES.diff: missing, then generated, then stale after an edit, then regenerated.
+find_program(DIFF diff)
+if(DIFF)
+  expect(1 "a missing CHANGES.diff fails" MESSAGE "CHANGES.diff: missing" changes "${WORK}")
+  expect(0 "--update writes CHANGES.diff" changes "${WORK}" --update)
+  expect(0 "a fresh CHANGES.diff passes" changes "${WORK}")
+  file(APPEND "${WORK}/stages/02-two/server.cpp" "// one more line\n")
+  expect(1 "a stale CHANGES.diff fails" MESSAGE "CHANGES.diff: stale" changes "${WORK}")
+  expect(0 "--update regenerates CHANGES.diff" changes "${WORK}" --update)
+  file(READ "${WORK}/stages/02-two/CHANGES.diff" patch)
+  string(REGEX REPLACE "\n\\+\\+\\+ [^\n]*" "\n+++ stages/02-two/server.cpp\t2024-01-01 00:00:00" patch "${patch}")
+  file(WRITE "${WORK}/stages/02-two/CHANGES.diff" "${patch}")
+  expect(1 "a CHANGES.diff with a timestamp in its header fails" MESSAGE "no timestamps" changes "${WORK}")
+else()
+  message(STATUS "skipped the CHANGES.diff cases: no diff program")
+endif()
+
+# The matrix: a fake echo-conformance prints a fixed table.
+file(WRITE "${WORK}/stages/01-one/expected-failures.txt" "")
+file(WRITE "${WORK}/fake-conformance.sh" "#!/bin/sh\necho '| case | 01 |'\necho '| --- | --- |'\necho \"| args | $# |\"\n")
+file(CHMOD "${WORK}/fake-conformance.sh" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE)
+file(WRITE "${WORK}/README.md" "# R\n<!-- matrix:begin -->\n| old |\n<!-- matrix:end -->\n")
+expect(1 "a stale matrix fails" MESSAGE "matrix is stale" matrix "${WORK}" "${WORK}/fake-conformance.sh")
+expect(0 "--update rewrites the matrix" matrix "${WORK}" "${WORK}/fake-conformance.sh" --update)
+expect(0 "a fresh matrix passes" matrix "${WORK}" "${WORK}/fake-conformance.sh")
+file(WRITE "${WORK}/README.md" "# R, no markers\n")
+expect(1 "a matrix embedded nowhere fails" MESSAGE "no <!-- matrix:begin -->" matrix "${WORK}" "${WORK}/fake-conformance.sh")
+
+# Diagrams: the freshness check needs nothing but CMake.
+file(COPY "${ROOT}/tests/docs/timeline.cpp" DESTINATION "${WORK}/tests/docs")
+file(WRITE "${WORK}/diagrams/x.dot" "digraph { a -> b }\n")
+file(WRITE "${WORK}/diagrams/x.svg" "<?xml version=\"1.0\"?>\n<svg/>\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -DROOT=${WORK} -DMODE=check -P ${ROOT}/tests/docs/diagrams.cmake
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "an SVG without its source's stamp passed the diagrams check")
+endif()
+message(STATUS "ok: an SVG without its source's stamp fails")
