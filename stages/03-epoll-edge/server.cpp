@@ -1,0 +1,396 @@
+// Stage 03: edge-triggered epoll with non-blocking sockets, done right.
+//
+// Adds: every socket non-blocking and registered once, edge-triggered; reads until EAGAIN;
+// a per-connection output buffer, with EPOLLOUT asked for only while it holds bytes; a
+// high- and low-water mark, so a client that does not read costs bounded memory; a read
+// budget per turn and a ready list, so one fast client cannot starve the others; running
+// out of file descriptors handled without spinning and without forgetting the clients
+// still queued. Lacks: timers (an idle client stays forever), several listeners or
+// threads, and reuse: the loop is welded to the echo. Stage 04 turns it into a library.
+//
+// Most of the odd code below answers a fault in epoll's design (epoll(7)):
+//  * It watches open file descriptions but reports the descriptor numbers it was given.
+//    close() takes a socket out of the set only once every duplicate is closed too
+//    (dup(2), fork(2)), so a stray copy keeps events coming for a number we closed.
+//    Every fd here is close-on-exec and none is ever duplicated.
+//  * Numbers come back at once: the next accept() returns the lowest free one. An event or
+//    a ready-list entry that outlives its connection would reach a stranger, so each names
+//    the connection's generation as well as its fd (nginx keeps an "instance" bit for this).
+//  * Edge-triggered means "something changed", not "something is there". Bytes left
+//    waiting when we stop reading (budget spent, output full) are never announced again:
+//    we must go back for them ourselves, from the ready list.
+//  * So is the listener: the accept() that fails with EMFILE consumes the edge, and the
+//    connections still queued behind it are not announced again. We retry when one closes.
+//  * A short read "means" the socket is drained for stream files, says epoll(7); not for
+//    TCP, where a read also stops short at an urgent mark (tcp(7)). We read until EAGAIN.
+//  * EPOLLERR and EPOLLHUP come whether asked for or not, and each change of interest is a
+//    system call, so we change it only when the output buffer empties or fills.
+//
+// Try it: stage03-echo --trace, then `nc 127.0.0.1 5000` in two terminals.
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/cli.hpp"
+#include "common/fd.hpp"
+#include "common/listen.hpp"
+#include "common/process.hpp"
+
+namespace {
+
+constexpr std::size_t kReadSize = 64 * 1024;     // one read(2)
+constexpr std::size_t kReadBudget = 256 * 1024;  // per connection per turn of the loop
+constexpr std::size_t kHighWater = 1024 * 1024;  // unsent bytes at which we stop reading...
+constexpr std::size_t kLowWater = 256 * 1024;    // ...and below which we read again
+constexpr int kMaxEvents = 256;                  // events taken from the kernel per epoll_wait
+constexpr int kAcceptRetryMs = 1000;             // out of fds: retry accept() at least this often
+
+// ANCHOR: conn
+struct Conn {
+    common::Fd fd;
+    std::uint32_t gen = 0;   // tells this connection from earlier ones with the same fd
+    std::string out;         // read but not yet written back; out[0, sent) is done
+    std::size_t sent = 0;    //
+    bool reading = true;     // false while the output is above the high-water mark
+    bool peer_done = false;  // read() returned 0: the client sends nothing more
+    bool want_out = false;   // EPOLLOUT is in the registered interest
+    bool queued = false;     // on the ready list
+    std::size_t pending() const { return out.size() - sent; }
+};
+
+struct Server {
+    common::Fd epoll;
+    common::Fd listener;
+    std::vector<std::unique_ptr<Conn>> conns;  // by fd
+    std::uint32_t next_gen = 1;                // 0 marks the listener and the stop pipe
+    std::vector<std::uint64_t> ready;          // connections to read with no event to say so
+    bool accept_blocked = false;               // accept() ran out of fds; clients wait queued
+    bool accept_retry = false;                 // ...and an fd has been freed since
+};
+// ANCHOR_END: conn
+
+// ANCHOR: token
+// What epoll hands back with each event: the fd in the low half, the generation in the high.
+std::uint64_t token(int fd, std::uint32_t gen) {
+    return (std::uint64_t{gen} << 32) | static_cast<std::uint32_t>(fd);
+}
+
+// The connection a token names, or nullptr if it has closed since -- even when its fd
+// number already belongs to a newer connection.
+Conn* find(Server& server, std::uint64_t tok) {
+    auto fd = static_cast<std::size_t>(tok & 0xffffffffu);
+    if (fd >= server.conns.size() || !server.conns[fd]) return nullptr;
+    Conn* c = server.conns[fd].get();
+    return c->gen == static_cast<std::uint32_t>(tok >> 32) ? c : nullptr;
+}
+// ANCHOR_END: token
+
+// "IN|OUT|HUP", for --trace.
+std::string event_names(std::uint32_t events) {
+    static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
+        {EPOLLIN, "IN"},   {EPOLLOUT, "OUT"}, {EPOLLRDHUP, "RDHUP"},
+        {EPOLLPRI, "PRI"}, {EPOLLERR, "ERR"}, {EPOLLHUP, "HUP"}};
+    std::string names;
+    for (auto [bit, name] : kNames) {
+        if (!(events & bit)) continue;
+        if (!names.empty()) names += '|';
+        names += name;
+    }
+    return names;
+}
+
+// One line per epoll_wait return. Written directly: a big batch outgrows trace()'s line.
+void trace_batch(const epoll_event* events, int n) {
+    if (!common::tracing()) return;
+    std::string line = "epoll_wait -> " + std::to_string(n) + (n == 1 ? " event:" : " events:");
+    for (int i = 0; i < n; ++i)
+        line += " fd " + std::to_string(events[i].data.u64 & 0xffffffffu) + " " +
+                event_names(events[i].events) + ",";
+    line.back() = '\n';
+    std::fputs(line.c_str(), stderr);
+}
+
+const char* errno_name(int err) {
+    const char* name = strerrorname_np(err);
+    return name ? name : "?";
+}
+
+// ANCHOR: interest
+// EPOLLOUT only while output is pending. Edge-triggered, a permanent EPOLLOUT would not
+// spin (nginx registers it once for good), but every event would carry it and send us to
+// on_writable for nothing -- and level-triggered, as in stage 04's poll backend, it spins.
+void set_interest(Server& server, Conn& c, bool want_out) {
+    if (c.want_out == want_out) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET | (want_out ? EPOLLOUT : 0u);
+    ev.data.u64 = token(c.fd.get(), c.gen);
+    if (epoll_ctl(server.epoll.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) != 0) common::die("epoll_ctl", errno);
+    c.want_out = want_out;
+    common::trace("epoll_ctl fd %d MOD %s", c.fd.get(), event_names(ev.events).c_str());
+}
+// ANCHOR_END: interest
+
+void mark_ready(Server& server, Conn& c) {
+    if (c.queued) return;
+    c.queued = true;
+    server.ready.push_back(token(c.fd.get(), c.gen));
+    common::trace("ready fd %d", c.fd.get());
+}
+
+// Writes until everything is written or the socket's buffer is full. Returns the number
+// of bytes written, or -1 if the client is gone.
+ssize_t write_until_eagain(int fd, const char* data, std::size_t len) {
+    std::size_t done = 0;
+    while (done < len) {
+        ssize_t n = ::write(fd, data + done, len - done);
+        if (n < 0) {
+            common::trace("write fd %d -> %s", fd, errno_name(errno));
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;  // EPOLLOUT will tell us when
+            return -1;                                           // EPIPE, ECONNRESET
+        }
+        common::trace("write fd %d -> %zd", fd, n);
+        done += static_cast<std::size_t>(n);
+    }
+    return static_cast<ssize_t>(done);
+}
+
+// ANCHOR: echo
+// Sends data back: straight to the socket while nothing is queued ahead of it (the common
+// case copies nothing), and whatever the socket does not take into the output buffer.
+bool echo(Conn& c, const char* data, std::size_t len) {
+    std::size_t done = 0;
+    if (c.pending() == 0) {
+        ssize_t n = write_until_eagain(c.fd.get(), data, len);
+        if (n < 0) return false;
+        done = static_cast<std::size_t>(n);
+    }
+    c.out.append(data + done, len - done);
+    return true;
+}
+// ANCHOR_END: echo
+
+// ---------------------------------------------------------------- handlers
+
+void close_conn(Server& server, Conn& c) {
+    int fd = c.fd.get();
+    common::trace("close fd %d", fd);
+    // accept() may be waiting for a free fd: this is one. Retried once the batch is done.
+    if (server.accept_blocked) server.accept_retry = true;
+    // close(2) also takes the socket out of the epoll set: nothing else holds it.
+    server.conns[static_cast<std::size_t>(fd)].reset();
+}
+
+// ANCHOR: settle
+// After any I/O: finish the connection once the client has sent EOF and had every byte
+// back, otherwise keep EPOLLOUT in step with the output buffer.
+void settle(Server& server, Conn& c) {
+    if (c.peer_done && c.pending() == 0) {
+        // Half-close done right: our FIN follows the last echoed byte, then the socket goes.
+        ::shutdown(c.fd.get(), SHUT_WR);
+        common::trace("shutdown fd %d SHUT_WR", c.fd.get());
+        close_conn(server, c);
+        return;
+    }
+    set_interest(server, c, c.pending() > 0);
+}
+// ANCHOR_END: settle
+
+void add_conn(Server& server, int fd) {
+    auto c = std::make_unique<Conn>();
+    c->fd = common::Fd(fd);
+    c->gen = server.next_gen++;
+    if (server.next_gen == 0) server.next_gen = 1;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.u64 = token(fd, c->gen);
+    // ADD looks at the socket as it is, so bytes that arrived before it are announced too.
+    if (epoll_ctl(server.epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+        common::warn_limited("epoll_ctl", std::string("epoll_ctl: ") + std::strerror(errno));
+        return;  // c closes the fd
+    }
+    if (server.conns.size() <= static_cast<std::size_t>(fd)) server.conns.resize(fd + 1);
+    server.conns[static_cast<std::size_t>(fd)] = std::move(c);
+}
+
+// ANCHOR: on-accept
+void on_accept(Server& server) {
+    server.accept_blocked = false;
+    // One edge stands for every connection queued so far: accept until EAGAIN.
+    for (;;) {
+        int fd = ::accept4(server.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            common::trace("accept -> fd %d", fd);
+            add_conn(server, fd);
+            continue;
+        }
+        int err = errno;
+        common::trace("accept -> %s", errno_name(err));
+        if (err == EAGAIN || err == EWOULDBLOCK) return;
+        // The connection failed before we took it; the next one may be fine (accept(2)).
+        if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM. The rest stay queued in the kernel and this edge
+        // is spent, so close_conn() asks for a retry. libuv and muduo instead close a spare
+        // fd and accept-and-close the queue, which sheds those clients; we keep them waiting.
+        server.accept_blocked = true;
+        common::warn_limited("accept", std::string("accept: ") + std::strerror(err) +
+                                           "; the rest wait until a connection closes");
+        return;
+    }
+}
+// ANCHOR_END: on-accept
+
+// ANCHOR: on-readable
+void on_readable(Server& server, Conn& c) {
+    char buf[kReadSize];
+    for (std::size_t total = 0; c.reading && !c.peer_done;) {
+        if (total >= kReadBudget) {
+            // Others get their turn first. More may be waiting, and no edge will say so.
+            mark_ready(server, c);
+            break;
+        }
+        ssize_t n = ::read(c.fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            common::trace("read fd %d -> %s", c.fd.get(), errno_name(errno));
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;  // drained: the next edge will come
+            close_conn(server, c);                               // ECONNRESET
+            return;
+        }
+        common::trace("read fd %d -> %zd%s", c.fd.get(), n, n == 0 ? " (EOF)" : "");
+        if (n == 0) {
+            c.peer_done = true;
+            break;
+        }
+        total += static_cast<std::size_t>(n);
+        if (!echo(c, buf, static_cast<std::size_t>(n))) {
+            close_conn(server, c);
+            return;
+        }
+        if (c.pending() >= kHighWater) {
+            // Backpressure: the client is not reading its echo, so stop reading its input.
+            // Its bytes wait in the kernel and TCP's window stops it from sending more.
+            c.reading = false;
+            common::trace("pause fd %d (%zu bytes unsent)", c.fd.get(), c.pending());
+        }
+    }
+    settle(server, c);
+}
+// ANCHOR_END: on-readable
+
+// ANCHOR: on-writable
+void on_writable(Server& server, Conn& c) {
+    ssize_t n = write_until_eagain(c.fd.get(), c.out.data() + c.sent, c.pending());
+    if (n < 0) {
+        close_conn(server, c);
+        return;
+    }
+    c.sent += static_cast<std::size_t>(n);
+    if (c.pending() == 0) {
+        std::string().swap(c.out);  // an idle connection holds no buffer
+        c.sent = 0;
+    } else if (c.sent >= c.out.size() / 2) {
+        c.out.erase(0, c.sent);  // compacting only past half keeps the copying linear
+        c.sent = 0;
+    }
+    if (!c.reading && c.pending() <= kLowWater) {
+        // Backpressure off. What the client sent meanwhile sits in the socket and its edge
+        // is long gone, so go and read it rather than wait for an event.
+        c.reading = true;
+        common::trace("resume fd %d", c.fd.get());
+        mark_ready(server, c);
+    }
+    settle(server, c);
+}
+// ANCHOR_END: on-writable
+
+// ANCHOR: ready-list
+// Connections that may have input waiting with no edge to announce it (budget spent, or
+// reading resumed): each gets another budget's worth, after the fresh events had theirs.
+void run_ready(Server& server) {
+    std::vector<std::uint64_t> batch;
+    batch.swap(server.ready);
+    for (std::uint64_t tok : batch) {
+        Conn* c = find(server, tok);
+        if (!c) continue;  // closed since it was queued; its fd may be a newer connection's
+        c->queued = false;
+        on_readable(server, *c);
+    }
+}
+// ANCHOR_END: ready-list
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    common::CliSpec spec;
+    spec.program = "stage03-echo";
+    spec.summary = "Echo server: one thread, edge-triggered epoll, non-blocking sockets.";
+    common::Cli cli = common::parse_cli(argc, argv, spec);
+    common::set_trace(cli.trace);
+    common::install_signal_handlers(spec.program.c_str());
+
+    Server server;
+    std::string error;
+    server.listener = common::listen_on(cli.listen.front(), {.nonblocking = true}, &error);
+    if (!server.listener) common::die(error, 0);
+    server.epoll = common::Fd(epoll_create1(EPOLL_CLOEXEC));
+    if (!server.epoll) common::die("epoll_create1", errno);
+    const std::uint64_t listener_token = token(server.listener.get(), 0);
+    const std::uint64_t stop_token = token(common::stop_fd(), 0);
+    for (int fd : {server.listener.get(), common::stop_fd()}) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLET;
+        ev.data.u64 = token(fd, 0);
+        if (epoll_ctl(server.epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) common::die("epoll_ctl", errno);
+    }
+    common::announce_listening(common::local_url(server.listener.get(), cli.listen.front()));
+
+    // ANCHOR: loop
+    epoll_event events[kMaxEvents];
+    for (;;) {
+        // Work owed with no edge to announce it: look for new events, but do not wait.
+        int timeout = !server.ready.empty() ? 0 : server.accept_blocked ? kAcceptRetryMs : -1;
+        int n = epoll_wait(server.epoll.get(), events, kMaxEvents, timeout);
+        if (n < 0) {
+            if (errno == EINTR) continue;  // a signal, or SIGSTOP/SIGCONT (signal(7))
+            common::die("epoll_wait", errno);
+        }
+        trace_batch(events, n);
+        for (int i = 0; i < n; ++i) {
+            std::uint64_t tok = events[i].data.u64;
+            std::uint32_t ev = events[i].events;
+            if (tok == stop_token) return 0;  // the connections close as `server` goes
+            if (tok == listener_token) {
+                on_accept(server);
+                continue;
+            }
+            Conn* c = find(server, tok);
+            if (!c) {
+                common::trace("fd %u: stale event dropped", static_cast<unsigned>(tok & 0xffffffffu));
+                continue;
+            }
+            if (ev & EPOLLERR) {
+                close_conn(server, *c);  // reset: nothing can be sent back any more
+                continue;
+            }
+            if (ev & (EPOLLIN | EPOLLHUP)) on_readable(server, *c);
+            // on_readable may have closed c: ask again rather than trust the pointer.
+            if ((ev & EPOLLOUT) && (c = find(server, tok))) on_writable(server, *c);
+        }
+        run_ready(server);
+        if (server.accept_retry || (n == 0 && timeout == kAcceptRetryMs)) {
+            server.accept_retry = false;
+            on_accept(server);
+        }
+    }
+    // ANCHOR_END: loop
+}
