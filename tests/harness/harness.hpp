@@ -407,6 +407,7 @@ ExchangeResult exchange(Conn& conn, const ExchangeOptions& options);
 struct Step {
     enum class Kind {
         send,            // send `bytes` more of the client's pattern
+        push,            // send up to `bytes` more; give up once no byte went out for `pause`
         expect,          // receive and verify `bytes` more of the echo
         round_trip,      // `count` times: send `bytes`, wait for their echo; latency recorded
         pause,           // idle for `pause`
@@ -421,6 +422,7 @@ struct Step {
     Duration pause{};
 
     static Step send(std::uint64_t n) { return {Kind::send, n, 1, {}}; }
+    static Step push(std::uint64_t n, Duration stall) { return {Kind::push, n, 1, stall}; }
     static Step expect(std::uint64_t n) { return {Kind::expect, n, 1, {}}; }
     static Step round_trip(std::uint64_t n, int times = 1) { return {Kind::round_trip, n, times, {}}; }
     static Step wait(Duration d) { return {Kind::pause, 0, 1, d}; }
@@ -434,6 +436,9 @@ struct Script {
     std::vector<Step> steps;  // a script that ends without close/reset closes with FIN
     ConnectOptions connect;
     std::uint64_t seed = 0;  // 0: the swarm assigns a distinct seed per client
+    // Read and verify the echo whenever it arrives. false: read only during expect,
+    // round_trip and expect_eof steps (a client that does not read, e.g. a slow reader).
+    bool drain = true;
 };
 
 struct SwarmOptions {
