@@ -1,0 +1,286 @@
+// echo-bench: a load generator for echo servers that checks every byte it gets back.
+//
+// Each connection sends its own stream of bytes (pattern.hpp) and checks each echoed
+// byte against the byte it sent at that position, so a server that drops, duplicates,
+// reorders or corrupts even one byte makes the run fail. Modes (see --help):
+//   ping     messages/s and latency percentiles, one message in flight per connection
+//   stream   MB/s with many bytes in flight: the fire-hose
+//   connect  connections/s, each doing one echo and a clean half-close
+//   hold     memory per idle connection in the server (with --pid)
+// With --pid it also reads the server's CPU time and RSS from /proc, so one run gives
+// CPU seconds per million messages and peak memory under load.
+//
+//   echo-bench --address tcp://127.0.0.1:5000 -c 50 -d 5s
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "options.hpp"
+#include "proc_stats.hpp"
+#include "worker.hpp"
+
+using namespace bench;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct ServerSample {
+    double cpu = -1;
+    long rss = -1, peak_rss = -1, fds = -1;
+};
+
+ServerSample sample(pid_t pid) {
+    if (pid == 0) return {};
+    return {process_cpu_seconds(pid), process_rss_kib(pid), process_peak_rss_kib(pid), process_fd_count(pid)};
+}
+
+struct Totals {
+    std::uint64_t messages = 0, bytes = 0, connects = 0, connected = 0, errors = 0;
+};
+
+Totals totals(const std::vector<std::unique_ptr<Worker>>& workers) {
+    Totals t;
+    for (const auto& w : workers) {
+        t.messages += w->messages.load(std::memory_order_relaxed);
+        t.bytes += w->bytes.load(std::memory_order_relaxed);
+        t.connects += w->connects.load(std::memory_order_relaxed);
+        t.connected += w->connected.load(std::memory_order_relaxed);
+        t.errors += w->error_count.load(std::memory_order_relaxed);
+    }
+    return t;
+}
+
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// The file-descriptor limit bounds the connections we can hold (hold mode opens thousands).
+void raise_fd_limit() {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
+
+class Run {
+public:
+    explicit Run(const Options& o) : opt_(o), shared_(o) {}
+
+    int execute();
+
+private:
+    void progress(const char* what, double elapsed);
+    void wait(double seconds, const char* what);
+    void wait_for_messages();
+    void hold_open();
+    void report(double window, const ServerSample& before, const ServerSample& end);
+
+    const Options& opt_;
+    Shared shared_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    Clock::time_point start_ = Clock::now();
+    double next_progress_ = 1;
+    bool show_progress_ = false;
+    // hold mode
+    ServerSample base_, idle_, echoed_;
+};
+
+void Run::progress(const char* what, double elapsed) {
+    if (!show_progress_ || elapsed < next_progress_) return;
+    next_progress_ = elapsed + 1;
+    Totals t = totals(workers_);
+    std::fprintf(stderr, "echo-bench: %5.1fs %-8s %llu messages, %.1f MB, %llu connected, %llu errors\n",
+                 elapsed, what, static_cast<unsigned long long>(t.messages),
+                 static_cast<double>(t.bytes) / 1e6, static_cast<unsigned long long>(t.connected),
+                 static_cast<unsigned long long>(t.errors));
+}
+
+void Run::wait(double seconds, const char* what) {
+    auto until = Clock::now() + std::chrono::duration<double>(seconds);
+    while (Clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        progress(what, seconds_since(start_));
+    }
+}
+
+// --messages: run until that many echoes are complete, or until an error or a stall
+// (no echo for --timeout) says they never will be.
+void Run::wait_for_messages() {
+    std::uint64_t last = 0;
+    auto last_change = Clock::now();
+    for (;;) {
+        Totals t = totals(workers_);
+        if (t.messages >= opt_.messages || t.errors > 0) return;
+        if (t.messages != last) last = t.messages, last_change = Clock::now();
+        if (seconds_since(last_change) > opt_.timeout) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        progress("measure", seconds_since(start_));
+    }
+}
+
+// Hold mode: wait until every connection is established and the server holds a
+// descriptor for each of them, so the RSS read next includes every connection.
+void Run::hold_open() {
+    const auto n = static_cast<std::uint64_t>(opt_.connections);
+    auto deadline = Clock::now() + std::chrono::duration<double>(2 * opt_.timeout);
+    while (Clock::now() < deadline) {
+        Totals t = totals(workers_);
+        bool server_has_all =
+            opt_.server_pid == 0 || process_fd_count(opt_.server_pid) >= base_.fds + long(t.connected);
+        if (t.connected + t.errors >= n && server_has_all) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        progress("open", seconds_since(start_));
+    }
+    std::fprintf(stderr, "echo-bench: the server did not accept all %llu connections within %.1fs\n",
+                 static_cast<unsigned long long>(n), 2 * opt_.timeout);
+}
+
+int Run::execute() {
+    const bool hold = opt_.mode == Mode::hold;
+    show_progress_ = !opt_.quiet && (opt_.warmup + opt_.duration > 3 || opt_.messages != 0 || hold);
+    base_ = sample(opt_.server_pid);
+    shared_.budget = opt_.messages;
+    if (!hold && opt_.warmup == 0) shared_.phase = Phase::measure;
+
+    for (int i = 0; i < opt_.threads; ++i) {
+        int share = opt_.connections / opt_.threads + (i < opt_.connections % opt_.threads ? 1 : 0);
+        workers_.push_back(std::make_unique<Worker>(shared_, i, share));
+    }
+    std::vector<std::thread> threads;
+    for (auto& w : workers_)
+        threads.emplace_back([&w] { w->run(); });
+
+    if (hold)
+        hold_open();
+    else
+        wait(opt_.warmup, "warmup");
+
+    ServerSample before = sample(opt_.server_pid);
+    auto t0 = Clock::now();
+    shared_.phase = Phase::measure;
+    if (opt_.messages != 0)
+        wait_for_messages();
+    else
+        wait(opt_.duration, hold ? "hold" : "measure");
+    ServerSample end = sample(opt_.server_pid);
+    double window = seconds_since(t0);
+    idle_ = end;
+
+    shared_.phase = Phase::drain;
+    while (shared_.quiet_workers.load(std::memory_order_acquire) < opt_.threads) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        progress("drain", seconds_since(start_));
+    }
+    echoed_ = sample(opt_.server_pid);
+    shared_.phase = Phase::done;
+    for (auto& t : threads)
+        t.join();
+
+    report(window, before, end);
+    Errors errors;
+    for (const auto& w : workers_)
+        errors.add(w->errors);
+    return errors.total() == 0 ? 0 : 1;
+}
+
+// Latencies in microseconds, sizes in bytes, rates per second; MB are 10^6 bytes.
+void Run::report(double window, const ServerSample& before, const ServerSample& end) {
+    Histogram latency;
+    Errors errors;
+    Totals t = totals(workers_);
+    for (const auto& w : workers_) {
+        latency.merge(w->latency);
+        errors.add(w->errors);
+    }
+    auto us = [&](double q) { return static_cast<double>(latency.percentile(q)) / 1e3; };
+    const double msg_rate = static_cast<double>(t.messages) / window;
+    const double mb_rate = static_cast<double>(t.bytes) / window / 1e6;
+    const double cpu = before.cpu >= 0 && end.cpu >= 0 ? end.cpu - before.cpu : -1;
+    const double cpu_per_million =
+        cpu >= 0 && t.messages > 0 ? cpu / static_cast<double>(t.messages) * 1e6 : -1;
+    const long n = opt_.connections;
+    auto per_conn = [&](const ServerSample& s) {
+        return s.rss >= 0 && base_.rss >= 0 ? static_cast<double>(s.rss - base_.rss) * 1024 / double(n) : -1;
+    };
+    const bool hold = opt_.mode == Mode::hold;
+    const std::string url = opt_.address.url();
+
+    if (opt_.json) {
+        std::printf(
+            "{\"mode\":\"%s\",\"address\":\"%s\",\"threads\":%d,\"connections\":%d,\"size\":%zu,"
+            "\"in_flight\":%llu,\"seconds\":%.6f,\"messages\":%llu,\"messages_per_s\":%.1f,\"bytes\":%llu,"
+            "\"mb_per_s\":%.3f,\"connects_per_s\":%.1f,"
+            "\"latency_us\":{\"count\":%llu,\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
+            "\"errors\":{\"total\":%llu,\"mismatch\":%llu,\"extra\":%llu,\"short\":%llu,\"closed\":%llu,"
+            "\"connect\":%llu,\"io\":%llu},"
+            "\"server\":{\"pid\":%d,\"cpu_s\":%.3f,\"cpu_s_per_million\":%.3f,\"rss_kib\":%ld,"
+            "\"peak_rss_kib\":%ld,\"rss_base_kib\":%ld,\"rss_idle_kib\":%ld,\"rss_after_echo_kib\":%ld,"
+            "\"bytes_per_idle_conn\":%.1f,\"bytes_per_conn_after_echo\":%.1f}}\n",
+            mode_name(opt_.mode), url.c_str(), opt_.threads, opt_.connections, opt_.size,
+            static_cast<unsigned long long>(opt_.in_flight), window,
+            static_cast<unsigned long long>(t.messages), msg_rate, static_cast<unsigned long long>(t.bytes),
+            mb_rate, static_cast<double>(t.connects) / window,
+            static_cast<unsigned long long>(latency.count()), us(0.5), us(0.99), us(0.999),
+            static_cast<double>(latency.max()) / 1e3, static_cast<unsigned long long>(errors.total()),
+            static_cast<unsigned long long>(errors.mismatch), static_cast<unsigned long long>(errors.extra),
+            static_cast<unsigned long long>(errors.short_echo),
+            static_cast<unsigned long long>(errors.closed), static_cast<unsigned long long>(errors.connect),
+            static_cast<unsigned long long>(errors.io), static_cast<int>(opt_.server_pid), cpu,
+            cpu_per_million, end.rss, end.peak_rss, base_.rss, hold ? idle_.rss : -1L,
+            hold ? echoed_.rss : -1L, hold ? per_conn(idle_) : -1.0, hold ? per_conn(echoed_) : -1.0);
+        return;
+    }
+    std::printf("echo-bench %s %s: %d thread(s), %d connection(s), %zu-byte %s, %.2f s %s\n",
+                mode_name(opt_.mode), url.c_str(), opt_.threads, opt_.connections, opt_.size,
+                opt_.mode == Mode::stream ? "writes" : "messages", window, hold ? "held" : "measured");
+    if (opt_.mode == Mode::connect)
+        std::printf("  connections  %llu (%.0f/s), each one echo and a clean half-close\n",
+                    static_cast<unsigned long long>(t.connects), static_cast<double>(t.connects) / window);
+    else if (opt_.mode == Mode::ping)
+        std::printf("  messages     %llu (%.0f/s)\n", static_cast<unsigned long long>(t.messages), msg_rate);
+    if (hold)
+        std::printf("  echoed       one message on each of %llu connections, every byte verified\n",
+                    static_cast<unsigned long long>(t.messages));
+    else
+        std::printf("  echoed       %.2f MB (%.2f MB/s), every byte verified\n",
+                    static_cast<double>(t.bytes) / 1e6, mb_rate);
+    if (latency.count() > 0)
+        std::printf("  latency      p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n", us(0.5),
+                    us(0.99), us(0.999), static_cast<double>(latency.max()) / 1e3);
+    if (opt_.server_pid != 0 && !hold) {
+        std::printf("  server       %.3f CPU s", cpu);
+        if (cpu_per_million >= 0) std::printf(" (%.3f per million messages)", cpu_per_million);
+        std::printf(", RSS %ld KiB, peak %ld KiB\n", end.rss, end.peak_rss);
+    }
+    if (opt_.server_pid != 0 && hold)
+        std::printf(
+            "  server RSS   %ld KiB before, %ld KiB with %ld idle connections (%.0f bytes each), "
+            "%ld KiB after one echo on each (%.0f bytes each)\n",
+            base_.rss, idle_.rss, n, per_conn(idle_), echoed_.rss, per_conn(echoed_));
+    std::printf("  errors       %llu", static_cast<unsigned long long>(errors.total()));
+    if (errors.total() > 0)
+        std::printf(
+            " (mismatch %llu, extra %llu, short %llu, closed %llu, connect %llu, io %llu)",
+            static_cast<unsigned long long>(errors.mismatch), static_cast<unsigned long long>(errors.extra),
+            static_cast<unsigned long long>(errors.short_echo),
+            static_cast<unsigned long long>(errors.closed), static_cast<unsigned long long>(errors.connect),
+            static_cast<unsigned long long>(errors.io));
+    std::printf("\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options = parse_options(argc, argv);
+    signal(SIGPIPE, SIG_IGN);  // a write to a reset connection must fail, not kill us
+    raise_fd_limit();
+    Run run(options);
+    return run.execute();
+}
