@@ -11,6 +11,7 @@
 //   a -> s: connect()                                arrow from lane a to lane s
 //   a --> s: bytes sit in the socket buffer          dashed arrow: the kernel acting
 //   note s: accept() returns fd 4                    a box on lane s
+//   mark s: epoll_wait -> 1 event                    a highlighted box, for what to compare
 //   block s: read(fd 4)                              s is blocked in a system call ...
 //   wait b: nobody reads B                           ... or waits for service ...
 //   busy s: epoll_wait returns at once               ... or burns CPU ...
@@ -192,9 +193,9 @@ Diagram parse(std::istream& in) {
         auto colon = rest.find(':');
         auto head = trim(rest.substr(0, colon));
         auto text = colon == std::string_view::npos ? std::string_view{} : trim(rest.substr(colon + 1));
-        if (word == "note" || word == "block" || word == "wait" || word == "busy") {
+        if (word == "note" || word == "mark" || word == "block" || word == "wait" || word == "busy") {
             if (colon == std::string_view::npos) fail(line_no, std::string(word) + " needs 'lane: text'");
-            item.kind = word == "note" ? Kind::note : Kind::span_begin;
+            item.kind = word == "note" || word == "mark" ? Kind::note : Kind::span_begin;
             item.style = word;
             item.from = d.lane(head, line_no);
             item.text = text;
@@ -342,8 +343,10 @@ void render(const Diagram& d, std::ostream& out) {
             case Kind::note: {
                 const Lane& lane = d.lanes[item.from];
                 double w = text_width(item.text) + 16;
+                bool mark = item.style == "mark";
                 out << "<rect x=\"" << lane.x - w / 2 << "\" y=\"" << y - 11 << "\" width=\"" << w
-                    << "\" height=\"22\" rx=\"3\" fill=\"#fffbe6\" stroke=\"#b8a96a\"/>\n"
+                    << "\" height=\"22\" rx=\"3\" fill=\"" << (mark ? "#dcebfa" : "#fffbe6") << "\" stroke=\""
+                    << (mark ? "#5b8cc0" : "#b8a96a") << "\"/>\n"
                     << svg_text(lane.x, y + 4.5, item.text, "middle");
                 break;
             }
