@@ -11,6 +11,7 @@
 // CPU seconds per million messages and peak memory under load.
 //
 //   echo-bench --address tcp://127.0.0.1:5000 -c 50 -d 5s
+//   echo-bench -m stream -c 10 -d 2s -- build/bin/stage03-echo
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -23,6 +24,7 @@
 
 #include "options.hpp"
 #include "proc_stats.hpp"
+#include "spawn.hpp"
 #include "worker.hpp"
 
 using namespace bench;
@@ -246,10 +248,10 @@ void Run::report(double window, const ServerSample& before, const ServerSample& 
     else if (opt_.mode == Mode::ping)
         std::printf("  messages     %llu (%.0f/s)\n", static_cast<unsigned long long>(t.messages), msg_rate);
     if (hold)
-        std::printf("  echoed       one message on each of %llu connections, every byte verified\n",
+        std::printf("  echoed       one message on each of %llu connections, every byte checked\n",
                     static_cast<unsigned long long>(t.messages));
     else
-        std::printf("  echoed       %.2f MB (%.2f MB/s), every byte verified\n",
+        std::printf("  echoed       %.2f MB (%.2f MB/s), every byte checked\n",
                     static_cast<double>(t.bytes) / 1e6, mb_rate);
     if (latency.count() > 0)
         std::printf("  latency      p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n", us(0.5),
@@ -280,7 +282,27 @@ void Run::report(double window, const ServerSample& before, const ServerSample& 
 int main(int argc, char** argv) {
     Options options = parse_options(argc, argv);
     signal(SIGPIPE, SIG_IGN);  // a write to a reset connection must fail, not kill us
-    raise_fd_limit();
+    raise_fd_limit();          // before a spawned server inherits it: hold mode needs thousands
+    Spawned server;
+    if (!options.server_command.empty()) {
+        std::string error;
+        server = spawn_server(options.server_command, options.address.url(), 10, &error);
+        if (server.pid < 0) return std::fprintf(stderr, "echo-bench: %s\n", error.c_str()), 1;
+        auto address = common::parse_address(server.url, &error);
+        if (!address || !address->is_stream()) {
+            std::fprintf(stderr, "echo-bench: the server announced '%s'\n", server.url.c_str());
+            stop_server(server, 2, &error);
+            return 1;
+        }
+        options.address = *address;
+        options.server_pid = server.pid;
+    }
     Run run(options);
-    return run.execute();
+    int status = run.execute();
+    std::string error;
+    if (!stop_server(server, 2, &error)) {  // the contract: SIGTERM exits 0 within 2 s
+        std::fprintf(stderr, "echo-bench: %s\n", error.c_str());
+        status = 1;
+    }
+    return status;
 }

@@ -13,7 +13,10 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: echo-bench --address URL [options]\n"
-    "  Drives an echo server and checks every byte it returns.\n"
+    "       echo-bench [options] -- SERVER [ARGS...]\n"
+    "  Drives an echo server and checks every byte it returns. The second form starts\n"
+    "  SERVER ARGS --listen URL (default tcp://127.0.0.1:0), reads its 'listening on' line,\n"
+    "  measures it as with --pid, and fails unless SIGTERM then stops it with status 0.\n"
     "  -a, --address URL      tcp://HOST:PORT, tcp6://[HOST]:PORT or unix://PATH\n"
     "  -m, --mode MODE        ping: one message in flight per connection, wait for its echo (default)\n"
     "                         stream: keep writing, up to --in-flight bytes unechoed per connection\n"
@@ -121,7 +124,6 @@ Options parse_options(int argc, char** argv) {
                 auto address = common::parse_address(arg, &error);
                 if (!address) usage_error("bad --address '" + std::string(arg) + "': " + error);
                 if (!address->is_stream()) usage_error("--address must be a stream (tcp or unix) address");
-                if (!address->is_unix() && address->port == 0) usage_error("--address needs a port");
                 o.address = *address;
                 have_address = true;
                 break;
@@ -182,8 +184,21 @@ Options parse_options(int argc, char** argv) {
                 usage_error(std::string("unknown option ") + argv[optind - 1]);
         }
     }
-    if (optind < argc) usage_error("unexpected argument '" + std::string(argv[optind]) + "'");
-    if (!have_address) usage_error("--address is required");
+    if (optind > 1 && std::string_view(argv[optind - 1]) == "--")
+        for (int i = optind; i < argc; ++i)
+            o.server_command.emplace_back(argv[i]);
+    else if (optind < argc)
+        usage_error("unexpected argument '" + std::string(argv[optind]) + "'");
+    if (!o.server_command.empty()) {
+        if (o.server_pid != 0) usage_error("--pid and a server command exclude each other");
+        if (!have_address) o.address = *common::parse_address("tcp://127.0.0.1:0", nullptr);
+    } else if (!have_address) {
+        usage_error("--address or a server command is required");
+    } else if (!o.address.is_unix() && o.address.port == 0) {
+        usage_error("--address needs a port");
+    }
+    if (optind > 1 && std::string_view(argv[optind - 1]) == "--" && o.server_command.empty())
+        usage_error("no server command after --");
     if (o.threads < 1 || o.connections < 1) usage_error("--threads and --connections must be at least 1");
     if (o.threads > o.connections) o.threads = o.connections;
     if (!have_size) o.size = o.mode == Mode::stream ? 64 * 1024 : 64;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/address.hpp"
 
@@ -27,6 +28,8 @@ struct Options {
     pid_t server_pid = 0;         // read the server's CPU, RSS and fds from /proc
     bool json = false;
     bool quiet = false;
+    // After "--": a server command to start with `--listen <address>` and stop at the end.
+    std::vector<std::string> server_command;
 };
 
 const char* mode_name(Mode mode);
