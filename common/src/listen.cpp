@@ -16,6 +16,7 @@ bool set_flag(int fd, int level, int name) {
 
 }  // namespace
 
+// ANCHOR: listen-on
 Fd listen_on(const Address& address, const ListenOptions& options, std::string* error) {
     // The call that failed is left out on purpose: "Address already in use" says it all
     // to a user, and the message stays the same on every platform.
@@ -45,5 +46,6 @@ Fd listen_on(const Address& address, const ListenOptions& options, std::string* 
     if (address.is_stream() && ::listen(fd.get(), SOMAXCONN) != 0) return failed("listen");
     return fd;
 }
+// ANCHOR_END: listen-on
 
 }  // namespace common
