@@ -24,6 +24,9 @@ constexpr int kAcceptsPerWakeup = 64;  // then let the loop serve its connection
 constexpr auto kPause = std::chrono::milliseconds(100);
 
 struct OwnedFd {  // closes an accepted fd whose hand-off never ran
+    explicit OwnedFd(int f) : fd(f) {}
+    OwnedFd(const OwnedFd&) = delete;
+    OwnedFd& operator=(const OwnedFd&) = delete;
     int fd;
     ~OwnedFd() {
         if (fd >= 0) ::close(fd);
@@ -95,7 +98,7 @@ void Acceptor::on_event(const PollEvent&) {
         if (opt.max_conns > 0 && loop_.shared().conns.load() >= static_cast<long>(opt.max_conns)) {
             ::close(fd);
             warn_limited("max-conns", "evloop: " + std::to_string(opt.max_conns) +
-                                          " connections open (--max-conns): closing a new one");
+                                          " connections open (the max_conns cap): closing a new one");
             continue;
         }
         loop_.shared().conns.fetch_add(1);
@@ -165,7 +168,7 @@ void Acceptor::hand_off(int fd, const sockaddr_storage& peer, socklen_t peer_len
         loop_.adopt(fd, addr_index_, peer, peer_len);
         return;
     }
-    auto owned = std::make_shared<OwnedFd>(OwnedFd{fd});
+    auto owned = std::make_shared<OwnedFd>(fd);
     int index = addr_index_;
     bool posted = target.mailbox()->post(
         [owned, index, peer, peer_len](Loop& l) { l.adopt(owned->release(), index, peer, peer_len); });

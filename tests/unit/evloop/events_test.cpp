@@ -1,0 +1,217 @@
+// The events themselves: their order, wake, tick, the before-write hook, input buffers.
+#include <set>
+
+#include "doctest/doctest.h"
+#include "support.hpp"
+
+using namespace t;
+using evloop::Action;
+using evloop::Conn;
+
+TEST_CASE("events fire in order: serving, opened, data, eof, closed") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        Log log;
+        evloop::Events ev;
+        ev.serving = [&](const evloop::ServerInfo& info) {
+            log.add("serving " + std::to_string(info.loops));
+            return Action::none;
+        };
+        ev.opened = [&](Conn c, evloop::ConnOptions&) {
+            log.add("opened " + std::to_string(c.addr_index()));
+            return Action::none;
+        };
+        ev.data = [&](Conn c, std::string_view in) {
+            log.add("data " + std::string(in));
+            c.write(in);
+            return Action::none;
+        };
+        ev.eof = [&](Conn) {
+            log.add("eof");
+            return Action::none;
+        };
+        ev.closed = [&](Conn, int error) { log.add("closed " + std::to_string(error)); };
+        Running server(ev, {.backend = backend});
+        {
+            Client c(server.url());
+            c.send("ping");
+            CHECK(c.recv_exact(4) == "ping");
+            c.shutdown_write();
+            CHECK(c.recv_until_eof() == "");
+        }
+        REQUIRE(log.wait_count("closed 0", 1));
+        CHECK(log.entries() ==
+              std::vector<std::string>{"serving 1", "opened 0", "data ping", "eof", "closed 0"});
+    }
+}
+
+TEST_CASE("a connection knows its address index, loop, and local and remote addresses") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        Log log;
+        evloop::Events ev;
+        ev.opened = [&](Conn c, evloop::ConnOptions&) {
+            log.add(std::to_string(c.addr_index()) + " " + std::to_string(c.loop_index()) + " " +
+                    c.local_addr().url + " " + (c.remote_addr().url.empty() ? "?" : "remote"));
+            return Action::close;
+        };
+        Running server(ev, {.backend = backend}, {"tcp://127.0.0.1:0", "tcp4://127.0.0.1:0"});
+        Client c(server.url(1));
+        CHECK(c.recv_until_eof() == "");
+        REQUIRE(log.wait_count("1 0 " + server.url(1) + " remote", 1));
+    }
+}
+
+TEST_CASE("wake delivers a data event with empty input") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        std::mutex mutex;
+        evloop::Handle handle;
+        Log log;
+        evloop::Events ev;
+        ev.opened = [&](Conn c, evloop::ConnOptions&) {
+            std::lock_guard lock(mutex);
+            handle = c.handle();
+            log.add("opened");
+            return Action::none;
+        };
+        ev.data = [&](Conn c, std::string_view in) {
+            c.write(in.empty() ? "<woken>" : in);
+            return Action::none;
+        };
+        Running server(ev, {.backend = backend});
+        Client c(server.url());
+        REQUIRE(log.wait_count("opened", 1));
+        std::lock_guard lock(mutex);
+        CHECK(handle.wake());
+        CHECK(c.recv_exact(7) == "<woken>");
+    }
+}
+
+TEST_CASE("a wake for a closed connection is ignored") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        std::mutex mutex;
+        std::vector<evloop::Handle> handles;
+        Log log;
+        evloop::Events ev;
+        ev.opened = [&](Conn c, evloop::ConnOptions&) {
+            std::lock_guard lock(mutex);
+            handles.push_back(c.handle());
+            return Action::none;
+        };
+        ev.data = [&](Conn c, std::string_view in) {
+            log.add(in.empty() ? "woken" : "data");
+            c.write(in);
+            return Action::none;
+        };
+        ev.closed = [&](Conn, int) { log.add("closed"); };
+        Running server(ev, {.backend = backend});
+        {
+            Client first(server.url());
+            first.send("x");
+            first.recv_exact(1);
+        }
+        REQUIRE(log.wait_count("closed", 1));
+        Client second(server.url());  // likely on the same fd number as the first
+        second.send("y");
+        CHECK(second.recv_exact(1) == "y");
+        {
+            std::lock_guard lock(mutex);
+            REQUIRE(handles.size() == 2);
+            handles[0].wake();
+        }
+        CHECK(second.silent_for(scaled(200ms)));
+        CHECK(log.count("woken") == 0);
+    }
+}
+
+TEST_CASE("tick runs at start and then after each requested delay, never early and not much late") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        using Clock = std::chrono::steady_clock;
+        std::mutex mutex;
+        std::vector<Clock::time_point> ticks;
+        auto started = Clock::now();
+        evloop::Events ev;
+        ev.tick = [&](evloop::Duration& delay) {
+            std::lock_guard lock(mutex);
+            ticks.push_back(Clock::now());
+            delay = 50ms;
+            return ticks.size() == 6 ? Action::shutdown : Action::none;
+        };
+        Running server(ev, {.backend = backend});
+        REQUIRE(server.wait_returned(scaled(5000ms)));
+        std::lock_guard lock(mutex);
+        REQUIRE(ticks.size() == 6);
+        CHECK(ticks[0] - started < scaled(1000ms));
+        for (std::size_t i = 1; i < ticks.size(); ++i) {
+            auto gap = std::chrono::duration_cast<std::chrono::microseconds>(ticks[i] - ticks[i - 1]);
+            CAPTURE(gap.count());
+            CHECK(gap >= 50ms);
+            CHECK(gap < 50ms + scaled(100ms));
+        }
+    }
+}
+
+TEST_CASE("the before-write hook sees every write attempt and its size first") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        Log log;
+        evloop::Events ev;
+        ev.data = [&](Conn c, std::string_view in) {
+            log.add("data");
+            c.write(in);
+            c.write("!");
+            return Action::none;
+        };
+        ev.pre_write = [&](Conn c, std::size_t amount) {
+            log.add("pre_write " + std::to_string(amount) + " pending " + std::to_string(c.pending_output()));
+        };
+        Running server(ev, {.backend = backend});
+        Client c(server.url());
+        c.send("abc");
+        CHECK(c.recv_exact(4) == "abc!");
+        auto e = log.entries();
+        REQUIRE(e.size() >= 2);
+        CHECK(e[0] == "data");
+        CHECK(e[1] == "pre_write 4 pending 4");
+    }
+}
+
+TEST_CASE("reuse_input_buffer hands out the loop's buffer; otherwise each connection gets its own copy") {
+    for (auto backend : backends()) {
+        for (bool reuse : {true, false}) {
+            CAPTURE(std::string(evloop::backend_name(backend)));
+            CAPTURE(reuse);
+            std::mutex mutex;
+            std::set<const char*> pointers;
+            std::vector<std::string_view> kept;  // what `in` still says after other events
+            evloop::Events ev;
+            ev.opened = [&](Conn, evloop::ConnOptions& o) {
+                o.reuse_input_buffer = reuse;
+                return Action::none;
+            };
+            ev.data = [&](Conn c, std::string_view in) {
+                std::lock_guard lock(mutex);
+                pointers.insert(in.data());
+                kept.push_back(in);
+                c.write(in);
+                return Action::none;
+            };
+            Running server(ev, {.backend = backend});
+            Client a(server.url()), b(server.url());
+            a.send("aaaa");
+            CHECK(a.recv_exact(4) == "aaaa");
+            b.send("bbbb");
+            CHECK(b.recv_exact(4) == "bbbb");
+            std::lock_guard lock(mutex);
+            if (reuse) {
+                CHECK(pointers.size() == 1);  // one loop, one shared buffer
+            } else {
+                CHECK(pointers.size() == 2);
+                CHECK(kept[0] == "aaaa");  // a's input survived b's read
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+// What the evloop unit tests share: a server running on a thread of its own, a blocking
+// client with bounded waits, a thread-safe event log, and time bounds scaled by
+// EVLOOP_TEST_TIME_SCALE.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "evloop/evloop.hpp"
+
+namespace t {
+
+using namespace std::chrono_literals;
+using ms = std::chrono::milliseconds;
+
+double scale();
+ms scaled(ms bound);
+
+// Every backend compiled in; each API test runs once per backend.
+std::vector<evloop::Backend> backends();
+
+// A server running serve() on its own thread. The constructor returns once serving has
+// fired (or serve() failed); the destructor stops it and joins.
+class Running {
+public:
+    Running(evloop::Events events, evloop::Options options,
+            std::vector<std::string> urls = {"tcp://127.0.0.1:0"});
+    ~Running();
+    const std::string& url(std::size_t i = 0) const { return addrs.at(i); }
+    void stop() { server->stop(); }
+    // Waits for serve() to return by itself (Action::shutdown); false on timeout.
+    bool wait_returned(ms timeout);
+
+    std::vector<std::string> addrs;
+    evloop::Error error;
+    std::unique_ptr<evloop::Server> server;
+
+private:
+    std::thread thread_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool serving_ = false, returned_ = false;
+};
+
+// A blocking client socket; every wait is bounded and a timeout fails the test.
+class Client {
+public:
+    explicit Client(const std::string& url);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+    int fd() const { return fd_; }
+    void send(std::string_view bytes);
+    std::string recv_exact(std::size_t n, ms timeout = scaled(5000ms));
+    // Everything up to the server's EOF; fails if EOF does not come in time.
+    std::string recv_until_eof(ms timeout = scaled(5000ms));
+    // True when nothing at all arrives (no byte, no EOF) for `quiet`.
+    bool silent_for(ms quiet);
+    void shutdown_write();
+    void close();
+
+private:
+    int fd_ = -1;
+};
+
+// Records what callbacks saw, from any thread.
+class Log {
+public:
+    void add(std::string entry);
+    std::vector<std::string> entries();
+    std::size_t count(const std::string& entry);
+    // Waits until `pred(entries)` holds; false on timeout.
+    bool wait_for(const std::function<bool(const std::vector<std::string>&)>& pred,
+                  ms timeout = scaled(5000ms));
+    bool wait_count(const std::string& entry, std::size_t n, ms timeout = scaled(5000ms));
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<std::string> entries_;
+};
+
+}  // namespace t
