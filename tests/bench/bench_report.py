@@ -60,6 +60,13 @@ def stamp(data):
             f"each server started fresh for each run; every echoed byte verified.")
 
 
+def busy(data, server, measurement):
+    r = data["results"].get(server, {}).get(measurement)
+    if r is None or "server_busy" not in r:
+        return cell(data, server, measurement, "server_busy", "")
+    return f"{r['server_busy'] * 100:.0f}% / {r['client_busy'] * 100:.0f}%"
+
+
 def syscall_cell(data, server, key):
     if failed(data, server, key):
         return "**FAIL**"
@@ -122,8 +129,9 @@ def markdown(data):
         "**Speed** (higher is better; latency percentiles are per message, p99 over all connections)",
         "",
         f"| server | ping, 1 conn: msg/s | p50 µs | p99 µs | ping, 50 conns: msg/s | × {base} | p99 µs "
-        f"| stream, 10 conns: MB/s | × {base} | connect, 8 at a time: conn/s | × {base} |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| CPU busy, server / client | stream, 10 conns: MB/s | × {base} | connect, 8 at a time: conn/s "
+        f"| × {base} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in data["servers"]:
         out.append("| " + " | ".join([
@@ -134,6 +142,7 @@ def markdown(data):
             cell(data, s, "ping50", "messages_per_s", "rate"),
             fmt(ratio(data, s, "ping50", "messages_per_s"), "ratio"),
             cell(data, s, "ping50", "p99_us", "us"),
+            busy(data, s, "ping50"),
             cell(data, s, "stream", "mb_per_s", "mb"),
             fmt(ratio(data, s, "stream", "mb_per_s"), "ratio"),
             cell(data, s, "connect", "connects_per_s", "rate"),

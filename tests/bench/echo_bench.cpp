@@ -58,6 +58,14 @@ Totals totals(const std::vector<std::unique_ptr<Worker>>& workers) {
     return t;
 }
 
+// Our own CPU time (all threads): when it nears the wall time, the client is what limits the rate.
+double own_cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -82,7 +90,7 @@ private:
     void wait(double seconds, const char* what);
     void wait_for_messages();
     void hold_open();
-    void report(double window, const ServerSample& before, const ServerSample& end);
+    void report(double window, double client_cpu, const ServerSample& before, const ServerSample& end);
 
     const Options& opt_;
     Shared shared_;
@@ -165,6 +173,7 @@ int Run::execute() {
         wait(opt_.warmup, "warmup");
 
     ServerSample before = sample(opt_.server_pid);
+    const double client_cpu_before = own_cpu_seconds();
     auto t0 = Clock::now();
     shared_.phase = Phase::measure;
     if (opt_.messages != 0)
@@ -172,6 +181,7 @@ int Run::execute() {
     else
         wait(opt_.duration, hold ? "hold" : "measure");
     ServerSample end = sample(opt_.server_pid);
+    const double client_cpu = own_cpu_seconds() - client_cpu_before;
     double window = seconds_since(t0);
     idle_ = end;
 
@@ -185,7 +195,7 @@ int Run::execute() {
     for (auto& t : threads)
         t.join();
 
-    report(window, before, end);
+    report(window, client_cpu, before, end);
     Errors errors;
     for (const auto& w : workers_)
         errors.add(w->errors);
@@ -193,7 +203,7 @@ int Run::execute() {
 }
 
 // Latencies in microseconds, sizes in bytes, rates per second; MB are 10^6 bytes.
-void Run::report(double window, const ServerSample& before, const ServerSample& end) {
+void Run::report(double window, double client_cpu, const ServerSample& before, const ServerSample& end) {
     Histogram latency;
     Errors errors;
     Totals t = totals(workers_);
@@ -221,7 +231,7 @@ void Run::report(double window, const ServerSample& before, const ServerSample& 
             "\"mb_per_s\":%.3f,\"connects_per_s\":%.1f,"
             "\"latency_us\":{\"count\":%llu,\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
             "\"errors\":{\"total\":%llu,\"mismatch\":%llu,\"extra\":%llu,\"short\":%llu,\"closed\":%llu,"
-            "\"connect\":%llu,\"io\":%llu},"
+            "\"connect\":%llu,\"io\":%llu},\"client_cpu_s\":%.3f,"
             "\"server\":{\"pid\":%d,\"cpu_s\":%.3f,\"cpu_s_per_million\":%.3f,\"rss_kib\":%ld,"
             "\"peak_rss_kib\":%ld,\"rss_base_kib\":%ld,\"rss_idle_kib\":%ld,\"rss_after_echo_kib\":%ld,"
             "\"bytes_per_idle_conn\":%.1f,\"bytes_per_conn_after_echo\":%.1f}}\n",
@@ -234,7 +244,7 @@ void Run::report(double window, const ServerSample& before, const ServerSample& 
             static_cast<unsigned long long>(errors.mismatch), static_cast<unsigned long long>(errors.extra),
             static_cast<unsigned long long>(errors.short_echo),
             static_cast<unsigned long long>(errors.closed), static_cast<unsigned long long>(errors.connect),
-            static_cast<unsigned long long>(errors.io), static_cast<int>(opt_.server_pid), cpu,
+            static_cast<unsigned long long>(errors.io), client_cpu, static_cast<int>(opt_.server_pid), cpu,
             cpu_per_million, end.rss, end.peak_rss, base_.rss, hold ? idle_.rss : -1L,
             hold ? echoed_.rss : -1L, hold ? per_conn(idle_) : -1.0, hold ? per_conn(echoed_) : -1.0);
         return;
@@ -261,6 +271,12 @@ void Run::report(double window, const ServerSample& before, const ServerSample& 
         if (cpu_per_million >= 0) std::printf(" (%.3f per million messages)", cpu_per_million);
         std::printf(", RSS %ld KiB, peak %ld KiB\n", end.rss, end.peak_rss);
     }
+    if (!hold)
+        std::printf(
+            "  busy         client %.0f%%%s of one CPU\n", client_cpu / window * 100,
+            cpu >= 0
+                ? (", server " + std::to_string(static_cast<int>(cpu / window * 100 + 0.5)) + "%").c_str()
+                : "");
     if (opt_.server_pid != 0 && hold)
         std::printf(
             "  server RSS   %ld KiB before, %ld KiB with %ld idle connections (%.0f bytes each), "

@@ -339,6 +339,10 @@ def median_report(reports):
         "p999_us": med(lambda r: r["latency_us"]["p999"]),
         "cpu_s_per_million": med(lambda r: r["server"]["cpu_s_per_million"]),
         "peak_rss_kib": max(r["server"]["peak_rss_kib"] for r in reports),
+        # Share of one CPU each side used while measured: near 100% marks the side that limits
+        # the rate; both well below means time went to wakeups or to other load on the machine.
+        "server_busy": med(lambda r: r["server"]["cpu_s"] / r["seconds"]),
+        "client_busy": med(lambda r: r["client_cpu_s"] / r["seconds"]),
     }
 
 
