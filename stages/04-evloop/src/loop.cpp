@@ -1,15 +1,13 @@
+// The loop itself: wait, dispatch each event to its fd's handler, run due timers, free
+// what closed, repeat. Level-triggered throughout, like Redis, libuv and evio: a handler
+// may leave work for the next round, and fairness between connections comes free.
 #include "loop.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <sys/eventfd.h>
-#endif
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
-#include <map>
 #include <string>
 #include <utility>
 
@@ -18,112 +16,13 @@
 
 namespace evloop::detail {
 
-// ---- Mailbox ------------------------------------------------------------------------
-
-Mailbox::Mailbox() {
-#if defined(__linux__)
-    // One eventfd is both ends: a counter that any thread can bump (eventfd(2)).
-    read_fd_ = write_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-#else
-    int fds[2];
-    if (::pipe(fds) == 0) {
-        for (int fd : fds) {
-            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-        }
-        read_fd_ = fds[0];
-        write_fd_ = fds[1];
-    }
-#endif
-}
-
-Mailbox::~Mailbox() {
-    close();
-}
-
-bool Mailbox::post(Task task) {
-    std::lock_guard lock(mutex_);
-    if (closed_ || write_fd_ < 0) return false;
-    bool was_empty = tasks_.empty();
-    tasks_.push_back(std::move(task));
-    // Only the first task of a batch needs to wake the loop; it takes them all.
-    if (was_empty) {
-#if defined(__linux__)
-        std::uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(write_fd_, &one, sizeof one);
-#else
-        [[maybe_unused]] auto n = ::write(write_fd_, "x", 1);  // a full pipe is already a wakeup
-#endif
-    }
-    return true;
-}
-
-std::vector<Mailbox::Task> Mailbox::take() {
-    std::lock_guard lock(mutex_);
-    return std::exchange(tasks_, {});
-}
-
-void Mailbox::drain_wakeups() {
-    char buf[64];
-    while (::read(read_fd_, buf, sizeof buf) > 0) {
-    }
-}
-
-void Mailbox::close() {
-    std::vector<Task> leftover;
-    {
-        std::lock_guard lock(mutex_);
-        if (closed_) return;
-        closed_ = true;
-        leftover.swap(tasks_);
-        if (read_fd_ >= 0) ::close(read_fd_);
-        if (write_fd_ >= 0 && write_fd_ != read_fd_) ::close(write_fd_);
-        read_fd_ = write_fd_ = -1;
-    }
-    // Destroyed outside the lock: a task's captures may run arbitrary destructors.
-}
-
-namespace {
-
-class Waker final : public IoHandler {
-public:
-    explicit Waker(Loop& loop) : loop_(loop) {}
-    void on_event(const PollEvent&) override {
-        loop_.mailbox()->drain_wakeups();
-        for (auto& task : loop_.mailbox()->take())
-            task(loop_);
-    }
-
-private:
-    Loop& loop_;
-};
-
-}  // namespace
-
-// ---- Shared -------------------------------------------------------------------------
-
-void Shared::request_stop() {
-    std::lock_guard lock(stop_mutex);
-    if (stop_requested) return;
-    stop_requested = true;
-    for (auto& loop : loops)
-        if (loop) loop->mailbox()->post([](Loop& l) { l.begin_stop(); });
-}
-
-void Shared::started(Loop& loop) {
-    std::lock_guard lock(stop_mutex);
-    if (stop_requested) loop.mailbox()->post([](Loop& l) { l.begin_stop(); });
-}
-
-// ---- Loop ---------------------------------------------------------------------------
-
 Loop::Loop(Shared& shared, int index, std::unique_ptr<Poller> poller, std::shared_ptr<Mailbox> mailbox)
     : shared_(shared),
       index_(index),
       poller_(std::move(poller)),
       mailbox_(std::move(mailbox)),
       now_(TimerQueue::Clock::now()) {
-    waker_ = std::make_unique<Waker>(*this);
+    waker_ = make_waker(*this);
 }
 
 Loop::~Loop() {
@@ -266,28 +165,6 @@ void Loop::trace(const char* format, ...) {
     std::vsnprintf(line, sizeof line, format, args);
     va_end(args);
     std::fprintf(stderr, "%s\n", line);  // one call per line: lines from loops never interleave
-}
-
-void warn_limited(const char* key, const std::string& message) {
-    struct State {
-        TimerQueue::TimePoint last{};
-        unsigned long suppressed = 0;
-    };
-    static std::mutex mutex;
-    static std::map<std::string, State> states;
-    std::lock_guard lock(mutex);
-    auto now = TimerQueue::Clock::now();
-    auto& state = states[key];
-    if (state.last != TimerQueue::TimePoint{} && now - state.last < std::chrono::seconds(1)) {
-        ++state.suppressed;
-        return;
-    }
-    if (state.suppressed)
-        std::fprintf(stderr, "%s (%lu similar lines suppressed)\n", message.c_str(), state.suppressed);
-    else
-        std::fprintf(stderr, "%s\n", message.c_str());
-    state.last = now;
-    state.suppressed = 0;
 }
 
 }  // namespace evloop::detail

@@ -127,6 +127,8 @@ private:
     bool stopping_ = false;
 };
 
+std::unique_ptr<IoHandler> make_waker(Loop& loop);  // runs the loop's mailbox tasks
+
 // Rate-limited warning to stderr: at most one line per key per second.
 void warn_limited(const char* key, const std::string& message);
 
