@@ -42,8 +42,47 @@ ServerSample sample(pid_t pid) {
     return {process_cpu_seconds(pid), process_rss_kib(pid), process_peak_rss_kib(pid), process_fd_count(pid)};
 }
 
+// Just enough JSON for the report: numbers (-1 means unknown), plain strings, nested objects.
+class Json {
+public:
+    Json() : text_("{") {}
+    Json& num(const char* key, double v) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, v == static_cast<long long>(v) ? "%.0f" : "%.3f", v);
+        return field(key, buf);
+    }
+    Json& str(const char* key, const std::string& v) {
+        std::string quoted = "\"";
+        for (char ch : v) {
+            if (ch == '"' || ch == '\\') quoted += '\\';
+            quoted += ch;
+        }
+        return field(key, quoted + "\"");
+    }
+    Json& open(const char* key) {
+        field(key, "{");
+        first_ = true;
+        return *this;
+    }
+    Json& close() {
+        text_ += "}";
+        first_ = false;
+        return *this;
+    }
+    const std::string& text() const { return text_; }
+
+private:
+    Json& field(const char* key, const std::string& value) {
+        text_ += (first_ ? "\"" : ",\"") + std::string(key) + "\":" + value;
+        first_ = false;
+        return *this;
+    }
+    std::string text_;
+    bool first_ = true;
+};
+
 struct Totals {
-    std::uint64_t messages = 0, bytes = 0, connects = 0, connected = 0, errors = 0;
+    std::uint64_t messages = 0, bytes = 0, sent = 0, connects = 0, connected = 0, errors = 0;
 };
 
 Totals totals(const std::vector<std::unique_ptr<Worker>>& workers) {
@@ -51,6 +90,7 @@ Totals totals(const std::vector<std::unique_ptr<Worker>>& workers) {
     for (const auto& w : workers) {
         t.messages += w->messages.load(std::memory_order_relaxed);
         t.bytes += w->bytes.load(std::memory_order_relaxed);
+        t.sent += w->sent.load(std::memory_order_relaxed);
         t.connects += w->connects.load(std::memory_order_relaxed);
         t.connected += w->connected.load(std::memory_order_relaxed);
         t.errors += w->error_count.load(std::memory_order_relaxed);
@@ -225,28 +265,31 @@ void Run::report(double window, double client_cpu, const ServerSample& before, c
     const std::string url = opt_.address.url();
 
     if (opt_.json) {
-        std::printf(
-            "{\"mode\":\"%s\",\"address\":\"%s\",\"threads\":%d,\"connections\":%d,\"size\":%zu,"
-            "\"in_flight\":%llu,\"seconds\":%.6f,\"messages\":%llu,\"messages_per_s\":%.1f,\"bytes\":%llu,"
-            "\"mb_per_s\":%.3f,\"connects_per_s\":%.1f,"
-            "\"latency_us\":{\"count\":%llu,\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f},"
-            "\"errors\":{\"total\":%llu,\"mismatch\":%llu,\"extra\":%llu,\"short\":%llu,\"closed\":%llu,"
-            "\"connect\":%llu,\"io\":%llu},\"client_cpu_s\":%.3f,"
-            "\"server\":{\"pid\":%d,\"cpu_s\":%.3f,\"cpu_s_per_million\":%.3f,\"rss_kib\":%ld,"
-            "\"peak_rss_kib\":%ld,\"rss_base_kib\":%ld,\"rss_idle_kib\":%ld,\"rss_after_echo_kib\":%ld,"
-            "\"bytes_per_idle_conn\":%.1f,\"bytes_per_conn_after_echo\":%.1f}}\n",
-            mode_name(opt_.mode), url.c_str(), opt_.threads, opt_.connections, opt_.size,
-            static_cast<unsigned long long>(opt_.in_flight), window,
-            static_cast<unsigned long long>(t.messages), msg_rate, static_cast<unsigned long long>(t.bytes),
-            mb_rate, static_cast<double>(t.connects) / window,
-            static_cast<unsigned long long>(latency.count()), us(0.5), us(0.99), us(0.999),
-            static_cast<double>(latency.max()) / 1e3, static_cast<unsigned long long>(errors.total()),
-            static_cast<unsigned long long>(errors.mismatch), static_cast<unsigned long long>(errors.extra),
-            static_cast<unsigned long long>(errors.short_echo),
-            static_cast<unsigned long long>(errors.closed), static_cast<unsigned long long>(errors.connect),
-            static_cast<unsigned long long>(errors.io), client_cpu, static_cast<int>(opt_.server_pid), cpu,
-            cpu_per_million, end.rss, end.peak_rss, base_.rss, hold ? idle_.rss : -1L,
-            hold ? echoed_.rss : -1L, hold ? per_conn(idle_) : -1.0, hold ? per_conn(echoed_) : -1.0);
+        Json j;
+        j.str("mode", mode_name(opt_.mode)).str("address", url).num("threads", opt_.threads);
+        j.num("connections", opt_.connections)
+            .num("size", double(opt_.size))
+            .num("in_flight", double(opt_.in_flight));
+        j.num("seconds", window).num("messages", double(t.messages)).num("messages_per_s", msg_rate);
+        j.num("bytes", double(t.bytes))
+            .num("mb_per_s", mb_rate)
+            .num("sent_mb_per_s", double(t.sent) / window / 1e6);
+        j.num("connects_per_s", double(t.connects) / window).num("client_cpu_s", client_cpu);
+        j.open("latency_us").num("count", double(latency.count())).num("p50", us(0.5)).num("p99", us(0.99));
+        j.num("p999", us(0.999)).num("max", double(latency.max()) / 1e3).close();
+        j.open("errors").num("total", double(errors.total())).num("mismatch", double(errors.mismatch));
+        j.num("extra", double(errors.extra)).num("short", double(errors.short_echo));
+        j.num("closed", double(errors.closed))
+            .num("connect", double(errors.connect))
+            .num("io", double(errors.io));
+        j.close().open("server").num("pid", opt_.server_pid).num("cpu_s", cpu);
+        j.num("cpu_s_per_million", cpu_per_million).num("rss_kib", double(end.rss));
+        j.num("peak_rss_kib", double(end.peak_rss)).num("rss_base_kib", double(base_.rss));
+        if (hold) {
+            j.num("rss_idle_kib", double(idle_.rss)).num("rss_after_echo_kib", double(echoed_.rss));
+            j.num("bytes_per_idle_conn", per_conn(idle_)).num("bytes_per_conn_after_echo", per_conn(echoed_));
+        }
+        std::printf("%s\n", j.close().close().text().c_str());  // "server", then the whole
         return;
     }
     std::printf("echo-bench %s %s: %d thread(s), %d connection(s), %zu-byte %s, %.2f s %s\n",
@@ -263,6 +306,10 @@ void Run::report(double window, double client_cpu, const ServerSample& before, c
     else
         std::printf("  echoed       %.2f MB (%.2f MB/s), every byte checked\n",
                     static_cast<double>(t.bytes) / 1e6, mb_rate);
+    // A server that reads without bound accepts bytes far faster than it echoes them;
+    // a tool that counts what it sent would call that speed.
+    if (opt_.mode == Mode::stream)
+        std::printf("  sent         %.2f MB/s while measuring\n", static_cast<double>(t.sent) / window / 1e6);
     if (latency.count() > 0)
         std::printf("  latency      p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n", us(0.5),
                     us(0.99), us(0.999), static_cast<double>(latency.max()) / 1e3);

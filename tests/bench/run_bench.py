@@ -333,6 +333,7 @@ def median_report(reports):
         "rounds": len(reports),
         "messages_per_s": med(lambda r: r["messages_per_s"]),
         "mb_per_s": med(lambda r: r["mb_per_s"]),
+        "sent_mb_per_s": med(lambda r: r["sent_mb_per_s"]),
         "connects_per_s": med(lambda r: r["connects_per_s"]),
         "p50_us": med(lambda r: r["latency_us"]["p50"]),
         "p99_us": med(lambda r: r["latency_us"]["p99"]),

@@ -70,10 +70,13 @@ Spawned spawn_server(const std::vector<std::string>& argv, const std::string& li
         if (ready < 0 && errno == EINTR) continue;
         char buf[512];
         ssize_t n = ready > 0 ? read(s.out, buf, sizeof buf) : 0;
-        if (n <= 0) break;
+        if (n <= 0) {
+            *error = ready > 0 ? argv[0] + " exited (or closed stdout) without a 'listening on' line"
+                               : "no 'listening on' line from " + argv[0] + " in time";
+            break;
+        }
         text.append(buf, static_cast<std::size_t>(n));
     }
-    *error = "no 'listening on' line from " + argv[0] + " within " + std::to_string(timeout) + " s";
     std::string ignored;
     stop_server(s, 0, &ignored);
     s.pid = -1;

@@ -232,6 +232,8 @@ void Worker::write_some(Conn& c) {
             return fail(c, Fault::io, describe_errno("send", errno));
         }
         c.sent += static_cast<std::uint64_t>(w);
+        if (shared_.phase.load(std::memory_order_relaxed) == Phase::measure)
+            sent.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
     }
     want_writable(c, false);
 }

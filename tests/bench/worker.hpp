@@ -56,6 +56,7 @@ public:
     // Read by the main thread while the worker runs (progress, hold mode), hence atomic.
     std::atomic<std::uint64_t> messages{0};   // echoes completed while measuring
     std::atomic<std::uint64_t> bytes{0};      // bytes verified while measuring
+    std::atomic<std::uint64_t> sent{0};       // bytes written while measuring
     std::atomic<std::uint64_t> connects{0};   // connect mode: cycles completed while measuring
     std::atomic<std::uint64_t> connected{0};  // connections established so far
     std::atomic<std::uint64_t> error_count{0};

@@ -39,6 +39,7 @@ struct WriteReq {
 };
 
 uv_loop_t* loop;
+bool unbounded = false;  // --unbounded: the textbook server, which never stops reading
 uv_stream_t* listener;
 bool listener_is_pipe;
 
@@ -98,7 +99,7 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
         delete w;
         return close_conn(c);
     }
-    if (uv_stream_get_write_queue_size(stream) > kHighWater) {
+    if (!unbounded && uv_stream_get_write_queue_size(stream) > kHighWater) {
         c->reading = false;
         uv_read_stop(stream);
     }
@@ -126,6 +127,9 @@ void on_stop(uv_poll_t*, int, int) {
 int main(int argc, char** argv) {
     common::CliSpec spec{
         "libuv-echo", "echo server written with libuv, for the benchmarks", false, false, {}};
+    spec.extras.push_back({"unbounded", "",
+                           "never stop reading, however much output waits (the fire-hose trap)",
+                           [](std::string_view, std::string*) { return unbounded = true; }});
     common::Cli cli = common::parse_cli(argc, argv, spec);
     const common::Address& address = cli.listen.front();
     if (!address.is_stream()) {
