@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <thread>
 

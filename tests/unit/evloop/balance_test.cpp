@@ -34,9 +34,9 @@ TEST_CASE("every balance mode spreads connections over all loops, each getting a
             }
             std::lock_guard lock(mutex);
             REQUIRE(per_loop.size() == kLoops);
-            for (auto [loop, n] : per_loop) {
-                CAPTURE(loop);
-                CHECK(n >= kConns / 10);
+            for (const auto& entry : per_loop) {
+                CAPTURE(entry.first);
+                CHECK(entry.second >= kConns / 10);
             }
         }
     }

@@ -36,7 +36,7 @@ TEST_CASE("reading pauses above the high water mark, so a peer that never reads 
         std::size_t sent = 0;
         auto deadline = std::chrono::steady_clock::now() + scaled(3000ms);
         while (std::chrono::steady_clock::now() < deadline) {  // until both directions' buffers are full
-            long n = ::send(c.fd(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
+            long n = ::send(c.fd(), chunk.data(), chunk.size(), kNoSigPipe);
             if (n > 0)
                 sent += static_cast<std::size_t>(n);
             else

@@ -72,7 +72,7 @@ Client::Client(const std::string& url) {
     std::string why;
     auto a = common::parse_address(url, &why);
     REQUIRE_MESSAGE(a, why);
-    fd_ = ::socket(a->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd_ = ::socket(a->family(), SOCK_STREAM, 0);
     REQUIRE(fd_ >= 0);
     int rc = ::connect(fd_, reinterpret_cast<const sockaddr*>(&a->storage), a->length);
     REQUIRE_MESSAGE(rc == 0, "connect " << url << ": " << std::strerror(errno));
@@ -89,7 +89,7 @@ void Client::close() {
 
 void Client::send(std::string_view bytes) {
     while (!bytes.empty()) {
-        long n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        long n = ::send(fd_, bytes.data(), bytes.size(), kNoSigPipe);
         if (n < 0 && errno == EINTR) continue;
         REQUIRE_MESSAGE(n > 0, "send: " << std::strerror(errno));
         bytes.remove_prefix(static_cast<std::size_t>(n));

@@ -12,9 +12,17 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include "evloop/evloop.hpp"
 
 namespace t {
+
+#if defined(MSG_NOSIGNAL)
+inline constexpr int kNoSigPipe = MSG_NOSIGNAL;
+#else
+inline constexpr int kNoSigPipe = 0;  // main() ignores SIGPIPE instead
+#endif
 
 using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
