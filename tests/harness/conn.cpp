@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -208,6 +209,36 @@ bool Conn::wait_readable(Deadline deadline) {
     return internal::wait_fd(fd_, POLLIN, deadline) != 0;
 }
 
+// ------------------------------------------------------------------ probes
+
+Duration round_trip(Conn& conn, const Pattern& pattern, std::uint64_t offset, std::size_t bytes,
+                    Deadline deadline) {
+    auto start = Clock::now();
+    conn.send_all(pattern.bytes(offset, bytes), deadline);
+    auto echo = conn.recv_exact(bytes, deadline);
+    if (auto bad = pattern.first_mismatch(offset, echo)) {
+        char text[96];
+        std::snprintf(text, sizeof text, "wrong echo at byte %llu of the stream: expected 0x%02x, got 0x%02x",
+                      static_cast<unsigned long long>(*bad), pattern.at(*bad), echo[*bad - offset]);
+        throw Failure(text);
+    }
+    return Clock::now() - start;
+}
+
+void check_echo(const common::Address& address, std::size_t bytes, Deadline deadline) {
+    try {
+        Conn conn = Conn::connect(address, {}, deadline);
+        round_trip(conn, Pattern(0xec40), 0, bytes, deadline);
+        conn.shutdown_write();
+        ReadResult rest = conn.read_until_eof(deadline);
+        if (rest.end != EndKind::eof || !rest.data.empty())
+            throw Failure("after the echo and our shutdown: " + std::to_string(rest.data.size()) +
+                          " extra bytes, then " + std::string(end_kind_name(rest.end)));
+    } catch (const Failure& f) {
+        throw Failure(std::string("a fresh client's echo failed: ") + f.what());
+    }
+}
+
 // ------------------------------------------------------------------ exchange
 
 std::string ExchangeResult::describe() const {
@@ -222,21 +253,24 @@ std::string ExchangeResult::describe() const {
 ExchangeResult exchange(Conn& conn, const ExchangeOptions& options) {
     ExchangeResult r;
     auto start = Clock::now();
+    const std::uint64_t base = options.offset;
     Pattern pattern(options.seed);
-    PatternChecker checker(pattern);
+    PatternChecker checker(pattern, base);
     std::vector<std::uint8_t> out(options.chunk), in(std::max<std::size_t>(options.chunk, 65536));
     std::size_t out_len = 0, out_pos = 0;  // the chunk being sent
     bool shut = false, eof = false;
+    r.sent = std::min(options.already_sent, options.bytes);
+    auto echoed = [&] { return checker.offset() - base; };
     auto finish = [&](std::string error) {
         r.error = std::move(error);
-        r.received = checker.offset();
+        r.received = echoed();
         r.elapsed = Clock::now() - start;
         return r;
     };
 
-    while (r.received < options.bytes || (options.expect_eof && !eof)) {
-        bool want_write = r.sent < options.bytes || out_pos < out_len;
-        if (want_write && options.max_in_flight && r.sent - checker.offset() >= options.max_in_flight)
+    while (echoed() < options.bytes || (options.expect_eof && !eof)) {
+        bool want_write = r.sent < options.bytes;
+        if (want_write && options.max_in_flight && r.sent - echoed() >= options.max_in_flight)
             want_write = false;
         if (!want_write && options.shutdown_after_send && !shut && r.sent == options.bytes) {
             conn.shutdown_write();
@@ -245,34 +279,36 @@ ExchangeResult exchange(Conn& conn, const ExchangeOptions& options) {
         short events = POLLIN | (want_write ? POLLOUT : 0);
         short revents = internal::wait_fd(conn.fd(), events, options.deadline);
         if (revents == 0) {
-            return finish("deadline passed with " + std::to_string(options.bytes - checker.offset()) +
+            return finish("deadline passed with " + std::to_string(options.bytes - echoed()) +
                           " bytes still to be echoed" + (r.sent < options.bytes ? " (and some unsent)" : ""));
         }
         if (revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t got = ::recv(conn.fd(), in.data(), in.size(), 0);
             if (got > 0) {
                 auto data = std::span<const std::uint8_t>(in.data(), static_cast<std::size_t>(got));
-                if (checker.offset() + data.size() > r.sent) {
-                    checker.consume(data.first(r.sent > checker.offset() ? r.sent - checker.offset() : 0));
-                    r.first_bad = checker.first_bad() ? checker.first_bad() : std::optional(r.sent);
-                    return finish("received more bytes than were sent (" + std::to_string(checker.offset()) +
-                                  " + " + std::to_string(got) + " > " + std::to_string(r.sent) + ")" +
-                                  (eof ? "" : ": duplicated or invented bytes"));
+                if (echoed() + data.size() > r.sent) {
+                    // More came back than went out: check what could be legitimate first, so
+                    // a wrong byte is reported where it is.
+                    std::uint64_t fits = r.sent - echoed();
+                    checker.consume(data.first(static_cast<std::size_t>(fits)));
+                    r.first_bad = checker.first_bad() ? checker.first_bad() : std::optional(base + r.sent);
+                    return finish("received more bytes than were sent (" +
+                                  std::to_string(echoed() + data.size() - fits) + " > " +
+                                  std::to_string(r.sent) + "): duplicated or invented bytes");
                 }
                 if (!checker.consume(data)) {
                     r.first_bad = checker.first_bad();
                     return finish(checker.describe_bad());
                 }
-                r.received = checker.offset();
             } else if (got == 0) {
                 eof = true;
-                if (checker.offset() < options.bytes)
+                if (echoed() < options.bytes)
                     return finish("the server closed the connection (EOF) after echoing " +
-                                  std::to_string(checker.offset()) + " of " + std::to_string(options.bytes) +
+                                  std::to_string(echoed()) + " of " + std::to_string(options.bytes) +
                                   " bytes");
             } else if (errno != EINTR && errno != EAGAIN) {
                 int e = errno;
-                return finish(op_failure("recv", e) + (options.expect_eof && checker.offset() >= options.bytes
+                return finish(op_failure("recv", e) + (options.expect_eof && echoed() >= options.bytes
                                                            ? ": a reset instead of a clean EOF"
                                                            : ""));
             }
@@ -281,7 +317,7 @@ ExchangeResult exchange(Conn& conn, const ExchangeOptions& options) {
             if (out_pos == out_len) {
                 out_len =
                     static_cast<std::size_t>(std::min<std::uint64_t>(options.chunk, options.bytes - r.sent));
-                pattern.fill(r.sent, std::span(out.data(), out_len));
+                pattern.fill(base + r.sent, std::span(out.data(), out_len));
                 out_pos = 0;
             }
             ssize_t n = ::send(conn.fd(), out.data() + out_pos, out_len - out_pos, MSG_NOSIGNAL);

@@ -103,10 +103,11 @@ private:
 // Verifies an incoming stream chunk by chunk; remembers the first bad offset.
 class PatternChecker {
 public:
-    explicit PatternChecker(Pattern p) : pattern_(p) {}
+    // `start`: the stream offset of the first byte it will see.
+    explicit PatternChecker(Pattern p, std::uint64_t start = 0) : pattern_(p), offset_(start) {}
     // Returns false once any byte so far was wrong.
     bool consume(std::span<const std::uint8_t> data);
-    std::uint64_t offset() const { return offset_; }  // bytes consumed so far
+    std::uint64_t offset() const { return offset_; }  // stream offset of the next byte
     std::optional<std::uint64_t> first_bad() const { return bad_; }
     std::string describe_bad() const;  // "byte 1234: expected 0x5a, got 0x00" or ""
 
@@ -149,17 +150,17 @@ struct ExitStatus {
 };
 
 struct ServerOptions {
-    std::string path;               // the server binary
-    std::vector<std::string> args;  // given before the --listen options
+    std::string path{};               // the server binary
+    std::vector<std::string> args{};  // given before the --listen options
     // One "--listen URL" is appended per entry; leave empty to add none (then set
     // expect_listening yourself).
     std::vector<std::string> listen{"tcp://127.0.0.1:0"};
     int expect_listening = -1;  // "listening on" lines to wait for; -1 = listen.size()
     // RLIMIT_NOFILE for the server (setrlimit in the child before exec). When unset the
     // server inherits the harness's limits (soft raised to hard at start-up).
-    std::optional<rlim_t> nofile_soft;
-    std::optional<rlim_t> nofile_hard;   // unset: keep the inherited hard limit
-    milliseconds startup_timeout{5000};  // scaled
+    std::optional<rlim_t> nofile_soft{};
+    std::optional<rlim_t> nofile_hard{};  // unset: keep the inherited hard limit
+    milliseconds startup_timeout{5000};   // scaled
 };
 
 // A running server. Its stdout and stderr are drained by a thread from the start, so it
@@ -192,6 +193,10 @@ public:
     double cpu_seconds();     // utime + stime
     std::size_t rss_bytes();  // VmRSS
     int fd_count();           // entries in /proc/<pid>/fd
+    // The state letter from /proc/<pid>/stat: 'R' running, 'S' sleeping, 'T' stopped, ...
+    char proc_state();
+    // Waits until proc_state() is `state` (e.g. 'T' after SIGSTOP); false on timeout.
+    bool wait_for_state(char state, Duration timeout);
 
     // CPU use as a fraction of one core over `interval` of wall time.
     double cpu_fraction_over(Duration interval);
@@ -215,15 +220,18 @@ struct RunResult {
     std::string out;
     std::string err;
 };
-RunResult run_to_exit(const std::string& path, const std::vector<std::string>& args, Duration timeout);
+// When `kill_on_stdout` is not empty and appears on its stdout, the program is killed at
+// once (e.g. "listening on ": a server that accepted an address it should have refused).
+RunResult run_to_exit(const std::string& path, const std::vector<std::string>& args, Duration timeout,
+                      std::string_view kill_on_stdout = {});
 
 // ---------------------------------------------------------------- the suite's target
 
 // What the suite is pointed at; set once by the conformance program's main().
 struct Target {
-    std::string server_path;               // --server PATH
-    std::vector<std::string> server_args;  // after "--"
-    std::string address_url;               // --address URL (then server_path is empty)
+    std::string server_path{};               // --server PATH
+    std::vector<std::string> server_args{};  // after "--"
+    std::string address_url{};               // --address URL (then server_path is empty)
     bool address_mode() const { return !address_url.empty(); }
 };
 void set_target(Target t);
@@ -244,9 +252,9 @@ struct CaseOptions {
     // Start the target server before the case body (false: the case starts its own).
     bool start_server = true;
     // RLIMIT_NOFILE soft (and hard when given) for the server; implies needs_own_server.
-    std::optional<rlim_t> nofile_soft;
-    std::optional<rlim_t> nofile_hard;
-    std::vector<std::string> extra_args;  // appended to the target's args
+    std::optional<rlim_t> nofile_soft{};
+    std::optional<rlim_t> nofile_hard{};
+    std::vector<std::string> extra_args{};  // appended to the target's args
     // At the end the server must still be running (false for cases that stop it).
     bool expect_alive = true;
     // At the end the server's fd count must come back to what it was before the case's
@@ -372,6 +380,16 @@ private:
     int fd_ = -1;
 };
 
+// ---------------------------------------------------------------- probes
+
+// Sends `bytes` of Pattern(offset..) on an open connection and checks the echo; returns the
+// round-trip time. Throws Failure on a wrong byte, EOF, reset or the deadline.
+Duration round_trip(Conn& conn, const Pattern& pattern, std::uint64_t offset, std::size_t bytes,
+                    Deadline deadline = {});
+
+// "Is it still serving?": a fresh connection, one round trip of `bytes`, a clean close.
+void check_echo(const common::Address& address, std::size_t bytes = 64, Deadline deadline = {});
+
 // ---------------------------------------------------------------- one full-duplex stream
 
 struct ExchangeOptions {
@@ -384,12 +402,17 @@ struct ExchangeOptions {
     bool shutdown_after_send = false;  // SHUT_WR once everything is sent
     bool expect_eof = false;           // after the echo, the server must close cleanly
     Deadline deadline{};
+    // Continuing a stream: the pattern offset of this exchange's first byte (what was
+    // exchanged before on the connection), and how many of `bytes` the caller has already
+    // sent (e.g. with send_now) without reading their echo.
+    std::uint64_t offset = 0;
+    std::uint64_t already_sent = 0;
 };
 
 struct ExchangeResult {
-    std::uint64_t sent = 0;
-    std::uint64_t received = 0;              // verified bytes
-    std::optional<std::uint64_t> first_bad;  // first wrong offset
+    std::uint64_t sent = 0;                  // of `bytes`, including already_sent
+    std::uint64_t received = 0;              // verified bytes of `bytes`
+    std::optional<std::uint64_t> first_bad;  // first wrong offset in the stream
     bool completed = false;                  // all bytes echoed byte-exact (and EOF seen if asked)
     std::string error;                       // what went wrong, for the assertion message
     Duration elapsed{};
@@ -433,8 +456,8 @@ struct Step {
 };
 
 struct Script {
-    std::vector<Step> steps;  // a script that ends without close/reset closes with FIN
-    ConnectOptions connect;
+    std::vector<Step> steps{};  // a script that ends without close/reset closes with FIN
+    ConnectOptions connect{};
     std::uint64_t seed = 0;  // 0: the swarm assigns a distinct seed per client
     // Read and verify the echo whenever it arrives. false: read only during expect,
     // round_trip and expect_eof steps (a client that does not read, e.g. a slow reader).

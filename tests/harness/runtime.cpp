@@ -23,34 +23,39 @@ namespace {
 
 // One lock for the watchdog's state and both registries: the watchdog must see a
 // consistent set when it fires, and close_socket() must not race with its shutdown().
-std::mutex g_mutex;
-std::condition_variable g_cv;
-std::set<pid_t> g_pids;
-std::set<int> g_sockets;
-std::optional<Clock::time_point> g_deadline;
-milliseconds g_limit{0};
+// Never destroyed: the watchdog thread waits on the condition variable until the process
+// exits, and destroying a condition variable with a waiter blocks forever.
+struct State {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::set<pid_t> pids;
+    std::set<int> sockets;
+    std::optional<Clock::time_point> deadline;
+    milliseconds limit{0};
+};
+State& g = *new State;
 std::atomic<bool> g_fired{false};
 std::once_flag g_thread_once;
 
 void watchdog_thread() {
-    std::unique_lock lock(g_mutex);
+    std::unique_lock lock(g.mutex);
     for (;;) {
-        if (!g_deadline || g_fired) {
-            g_cv.wait(lock);
+        if (!g.deadline || g_fired) {
+            g.cv.wait(lock);
             continue;
         }
-        if (Clock::now() < *g_deadline) {
-            g_cv.wait_until(lock, *g_deadline);
+        if (Clock::now() < *g.deadline) {
+            g.cv.wait_until(lock, *g.deadline);
             continue;
         }
         g_fired = true;
         // Killing the server ends every wait on its sockets (they see EOF or a reset);
         // shutting the client sockets down covers --address mode, where we may not kill.
-        for (pid_t pid : g_pids)
+        for (pid_t pid : g.pids)
             ::kill(pid, SIGKILL);
-        for (int fd : g_sockets)
+        for (int fd : g.sockets)
             ::shutdown(fd, SHUT_RDWR);
-        g_cv.notify_all();
+        g.cv.notify_all();
     }
 }
 
@@ -101,9 +106,9 @@ int Deadline::poll_timeout_ms() const {
 void sleep_for(Duration d) {
     ensure_thread();
     auto until = Clock::now() + d;
-    std::unique_lock lock(g_mutex);
+    std::unique_lock lock(g.mutex);
     while (!g_fired && Clock::now() < until)
-        g_cv.wait_until(lock, until);
+        g.cv.wait_until(lock, until);
     lock.unlock();
     internal::check_watchdog();
 }
@@ -112,17 +117,17 @@ void sleep_for(Duration d) {
 
 void watchdog_arm(Clock::time_point deadline, milliseconds limit) {
     ensure_thread();
-    std::lock_guard lock(g_mutex);
-    g_deadline = deadline;
-    g_limit = limit;
+    std::lock_guard lock(g.mutex);
+    g.deadline = deadline;
+    g.limit = limit;
     g_fired = false;
-    g_cv.notify_all();
+    g.cv.notify_all();
 }
 
 void watchdog_disarm() {
-    std::lock_guard lock(g_mutex);
-    g_deadline.reset();
-    g_cv.notify_all();
+    std::lock_guard lock(g.mutex);
+    g.deadline.reset();
+    g.cv.notify_all();
 }
 
 bool watchdog_fired() {
@@ -146,29 +151,29 @@ void init_process() {
 namespace internal {
 
 void register_pid(pid_t pid) {
-    std::lock_guard lock(g_mutex);
-    g_pids.insert(pid);
+    std::lock_guard lock(g.mutex);
+    g.pids.insert(pid);
 }
 
 void unregister_pid(pid_t pid) {
-    std::lock_guard lock(g_mutex);
-    g_pids.erase(pid);
+    std::lock_guard lock(g.mutex);
+    g.pids.erase(pid);
 }
 
 void register_socket(int fd) {
-    std::lock_guard lock(g_mutex);
-    g_sockets.insert(fd);
+    std::lock_guard lock(g.mutex);
+    g.sockets.insert(fd);
 }
 
 void close_socket(int fd) {
     if (fd < 0) return;
-    std::lock_guard lock(g_mutex);
-    g_sockets.erase(fd);
+    std::lock_guard lock(g.mutex);
+    g.sockets.erase(fd);
     ::close(fd);
 }
 
 std::string watchdog_message() {
-    double seconds = static_cast<double>(g_limit.count()) / 1000.0;
+    double seconds = static_cast<double>(g.limit.count()) / 1000.0;
     char text[96];
     std::snprintf(text, sizeof text, "watchdog: case exceeded %g s", seconds);
     return text;
@@ -179,9 +184,9 @@ void check_watchdog() {
 }
 
 bool case_deadline(Clock::time_point* at) {
-    std::lock_guard lock(g_mutex);
-    if (!g_deadline) return false;
-    *at = *g_deadline;
+    std::lock_guard lock(g.mutex);
+    if (!g.deadline) return false;
+    *at = *g.deadline;
     return true;
 }
 

@@ -411,6 +411,25 @@ int Server::fd_count() {
     return count;
 }
 
+char Server::proc_state() {
+    bool ok = false;
+    std::string stat = read_file("/proc/" + std::to_string(impl_->pid) + "/stat", &ok);
+    auto paren = stat.rfind(')');
+    if (!ok || paren == std::string::npos || paren + 2 >= stat.size()) return '?';
+    return stat[paren + 2];
+}
+
+bool Server::wait_for_state(char state, Duration timeout) {
+    auto until = Clock::now() + timeout;
+    auto pause = milliseconds(1);
+    while (proc_state() != state) {
+        if (Clock::now() >= until || !alive()) return false;
+        sleep_for(pause);
+        pause = std::min(pause * 2, milliseconds(10));
+    }
+    return true;
+}
+
 double Server::cpu_fraction_over(Duration interval) {
     double before = cpu_seconds();
     auto start = Clock::now();
@@ -450,7 +469,8 @@ std::size_t Server::stdout_bytes() const {
 
 // ------------------------------------------------------------------ run_to_exit
 
-RunResult run_to_exit(const std::string& path, const std::vector<std::string>& args, Duration timeout) {
+RunResult run_to_exit(const std::string& path, const std::vector<std::string>& args, Duration timeout,
+                      std::string_view kill_on_stdout) {
     Spawned child = spawn(path, args, std::nullopt, std::nullopt);
     internal::register_pid(child.pid);
     RunResult result;
@@ -466,6 +486,8 @@ RunResult run_to_exit(const std::string& path, const std::vector<std::string>& a
             ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
             if (got > 0) {
                 (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(got));
+                if (i == 0 && !kill_on_stdout.empty() && result.out.find(kill_on_stdout) != std::string::npos)
+                    ::kill(child.pid, SIGKILL);
             } else if (got == 0 || errno != EINTR) {
                 ::close(fds[i].fd);
                 fds[i].fd = -1;

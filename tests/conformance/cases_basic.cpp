@@ -1,0 +1,316 @@
+// The basic tier: what every stage must do, from the first. Each case ends with the
+// server still running (checked by harness::Case) and, for a server we started, holding no
+// more descriptors than before the case.
+//
+// Adding a case: a TEST_CASE inside the tier's TEST_SUITE, named with a sentence about the
+// behaviour (no commas, semicolons or brackets: doctest filters and CMake lists split on
+// them). Mark cases that take over 10 s with `* doctest::description("slow")`.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+using namespace std::chrono_literals;
+using harness::Conn;
+using harness::Deadline;
+using harness::Pattern;
+using harness::scaled;
+
+namespace {
+
+Deadline within(std::chrono::milliseconds bound) {
+    return Deadline::after(scaled(bound));
+}
+
+std::string first_difference(const std::string& got, const std::string& want) {
+    std::size_t i = 0;
+    while (i < got.size() && i < want.size() && got[i] == want[i])
+        ++i;
+    if (i == got.size() && i == want.size()) return "identical";
+    auto byte = [](const std::string& s, std::size_t k) {
+        return k < s.size() ? std::to_string(static_cast<unsigned char>(s[k])) : std::string("none");
+    };
+    return "first difference at byte " + std::to_string(i) + ": expected " + byte(want, i) + ", got " +
+           byte(got, i) + " (" + std::to_string(got.size()) + " bytes received, " +
+           std::to_string(want.size()) + " expected)";
+}
+
+// A client that sends some bytes, half-closes, and stops reading, then resets once the
+// echo has started: the server is then blocked writing to a peer whose FIN it has already
+// received, and the reset makes its next write fail with EPIPE, which raises SIGPIPE unless
+// the server ignores it (tcp_reset() reports EPIPE rather than ECONNRESET in CLOSE_WAIT).
+void reset_while_server_writes(const common::Address& address, int index) {
+    Conn conn = Conn::connect(address, {.rcvbuf = 4096});
+    conn.send_all(Pattern(700 + static_cast<std::uint64_t>(index)).bytes(0, 64 * 1024), within(2s));
+    conn.shutdown_write();
+    if (!conn.wait_readable(within(2s)))
+        throw harness::Failure("client " + std::to_string(index) + ": no echo within 2 s after a half-close");
+    conn.reset();
+}
+
+}  // namespace
+
+TEST_SUITE("basic") {
+    TEST_CASE("one line is echoed") {
+        harness::Case c;
+        if (c.skipped()) return;
+        Conn conn = Conn::connect(c.address());
+        const std::string line = "hello, echo server\n";
+        conn.send_all(line);
+        std::string echo = conn.recv_exact_string(line.size(), within(2s));
+        CHECK_MESSAGE(echo == line, first_difference(echo, line));
+    }
+
+    TEST_CASE("all 256 byte values are echoed") {
+        harness::Case c;
+        if (c.skipped()) return;
+        // Up and down: NUL, CR, LF, 0x80 and 0xff in every neighbourhood, so a server that
+        // treats data as C strings, lines or signed chars gets caught.
+        std::string all;
+        for (int i = 0; i < 256; ++i)
+            all.push_back(static_cast<char>(i));
+        for (int i = 255; i >= 0; --i)
+            all.push_back(static_cast<char>(i));
+        Conn conn = Conn::connect(c.address());
+        conn.send_all(all);
+        std::string echo = conn.recv_exact_string(all.size(), within(2s));
+        CHECK_MESSAGE(echo == all, first_difference(echo, all));
+    }
+
+    TEST_CASE("4096 one-byte writes with TCP_NODELAY are echoed in order") {
+        harness::Case c;
+        if (c.skipped()) return;
+        // With Nagle off each byte leaves in its own segment, so the server sees many tiny
+        // reads; the order of the bytes must survive them.
+        Conn conn = Conn::connect(c.address(), {.nodelay = true});
+        Pattern pattern(3);
+        auto bytes = pattern.bytes(0, 4096);
+        for (std::size_t i = 0; i < bytes.size(); ++i)
+            conn.send_all(std::span(&bytes[i], 1));
+        auto echo = conn.recv_exact(bytes.size(), within(5s));
+        auto bad = pattern.first_mismatch(0, echo);
+        CHECK_MESSAGE(!bad, "first wrong byte at offset " << (bad ? *bad : 0));
+    }
+
+    TEST_CASE("64 MiB written and read concurrently are echoed byte-exact") {
+        harness::Case c({.limit = 30s});
+        if (c.skipped()) return;
+        Conn conn = Conn::connect(c.address());
+        auto r = harness::exchange(conn, {.bytes = 64u << 20, .seed = 4, .deadline = within(25s)});
+        CHECK_MESSAGE(r.ok(), r.describe());
+    }
+
+    TEST_CASE("after 8 MiB and a half-close every byte comes back then a clean EOF") {
+        harness::Case c;
+        if (c.skipped()) return;
+        // shutdown(SHUT_WR) sends our FIN while the echo is still flowing: the server must
+        // write back everything it read and then close, so that recv returns 0. A server
+        // that closes with unsent output, or with unread input, makes the kernel send RST
+        // and recv fail with ECONNRESET (tcp(7)).
+        Conn conn = Conn::connect(c.address());
+        auto r = harness::exchange(conn, {.bytes = 8u << 20,
+                                          .seed = 5,
+                                          .shutdown_after_send = true,
+                                          .expect_eof = true,
+                                          .deadline = within(8s)});
+        CHECK_MESSAGE(r.ok(), r.describe());
+    }
+
+    TEST_CASE("100 connections that close without data leave the server serving") {
+        harness::Case c;
+        if (c.skipped()) return;
+        // Half at once, half one after another: the server sees EOF as its first read.
+        std::vector<Conn> batch;
+        for (int i = 0; i < 50; ++i)
+            batch.push_back(Conn::connect(c.address()));
+        batch.clear();
+        for (int i = 0; i < 50; ++i)
+            Conn::connect(c.address()).close();
+        harness::check_echo(c.address(), 64, within(3s));
+    }
+
+    TEST_CASE("200 clients that send 64 KiB and then reset leave the server serving") {
+        harness::Case c;
+        if (c.skipped()) return;
+        harness::Swarm swarm(c.address());
+        for (int i = 0; i < 200; ++i)
+            swarm.add({.steps = {harness::Step::push(64 * 1024, scaled(200ms)), harness::Step::reset()},
+                       .drain = false});
+        auto r = swarm.run({.deadline = within(5s)});
+        CHECK_MESSAGE(r.ok(), r.describe());
+        harness::check_echo(c.address(), 64, within(3s));
+    }
+
+    TEST_CASE("50 clients that push 4 MiB without reading and then reset do not kill the server") {
+        harness::Case c({.limit = 20s});
+        if (c.skipped()) return;
+        // The echo fills each client's receive buffer, the server's writes block or fail
+        // with EAGAIN, and then the client resets: the next write returns ECONNRESET or
+        // EPIPE. With SIGPIPE at its default action, EPIPE kills the server (send(2)).
+        harness::Swarm swarm(c.address());
+        for (int i = 0; i < 50; ++i)
+            swarm.add({.steps = {harness::Step::push(4u << 20, scaled(100ms)), harness::Step::reset()},
+                       .drain = false});
+        auto r = swarm.run({.deadline = within(12s)});
+        CHECK_MESSAGE(r.ok(), r.describe());
+        for (int i = 0; i < 5; ++i)
+            reset_while_server_writes(c.address(), i);
+        harness::check_echo(c.address(), 64, within(3s));
+    }
+
+    TEST_CASE("20 SIGSTOP and SIGCONT pairs during a connection lose no bytes") {
+        harness::Case c({.needs_own_server = true});
+        if (c.skipped()) return;
+        // A stopped and continued process can see EINTR from a blocking call even though
+        // it installed no handler (signal(7), "Interruption of system calls and library
+        // functions by stop signals"): epoll_wait is one such call.
+        harness::Server& server = *c.server();
+        Conn conn = Conn::connect(c.address());
+        Pattern pattern(9);
+        std::uint64_t offset = 0;
+        for (int i = 0; i < 20; ++i) {
+            CAPTURE(i);
+            // Even rounds stop the server while it waits for input and queue our bytes
+            // while it is stopped; odd rounds stop it while it is blocked writing an echo
+            // we have not read yet.
+            std::uint64_t chunk = i % 2 == 0 ? 32 * 1024 : 1024 * 1024;
+            auto bytes = pattern.bytes(offset, chunk);
+            std::uint64_t presend = 0;
+            auto push = [&] {
+                while (presend < chunk) {
+                    std::size_t n = conn.send_now(std::span(bytes).subspan(presend));
+                    if (n == 0) break;
+                    presend += n;
+                }
+            };
+            if (i % 2 == 1) push();
+            server.signal(SIGSTOP);
+            REQUIRE_MESSAGE(server.wait_for_state('T', scaled(2s)), "the server did not stop after SIGSTOP");
+            if (i % 2 == 0) push();
+            server.signal(SIGCONT);
+            auto r = harness::exchange(conn, {.bytes = chunk,
+                                              .seed = 9,
+                                              .deadline = within(5s),
+                                              .offset = offset,
+                                              .already_sent = presend});
+            REQUIRE_MESSAGE(r.ok(), r.describe());
+            offset += chunk;
+        }
+    }
+
+    TEST_CASE("4000 sequential connections under a 64 descriptor limit end with the fd count at baseline") {
+        harness::Case c({.limit = 30s, .nofile_soft = 64, .nofile_hard = 64});
+        if (c.skipped()) return;
+        // With only 64 descriptors a server that leaks one per connection, or per close
+        // mode, runs out long before the end. Each way a client can leave is used in turn.
+        const char* modes[] = {"echo then close", "send then reset", "close without data",
+                               "reset without data", "send then half-close and read to EOF"};
+        Pattern pattern(10);
+        for (int i = 0; i < 4000; ++i) {
+            int mode = i % 5;
+            try {
+                Conn conn = Conn::connect(c.address(), {}, within(2s));
+                auto bytes = pattern.bytes(static_cast<std::uint64_t>(i) * 100, 100);
+                switch (mode) {
+                    case 0:
+                        harness::round_trip(conn, pattern, static_cast<std::uint64_t>(i) * 100, 100,
+                                            within(2s));
+                        conn.close();
+                        break;
+                    case 1:
+                        conn.send_all(bytes, within(2s));
+                        conn.reset();
+                        break;
+                    case 2:
+                        conn.close();
+                        break;
+                    case 3:
+                        conn.reset();
+                        break;
+                    case 4: {
+                        conn.send_all(bytes, within(2s));
+                        conn.shutdown_write();
+                        auto rest = conn.read_until_eof(within(2s));
+                        std::string want(bytes.begin(), bytes.end());
+                        if (rest.end != harness::EndKind::eof || rest.data != want)
+                            throw harness::Failure(
+                                std::to_string(rest.data.size()) + " of 100 bytes back (" +
+                                (rest.data == want.substr(0, rest.data.size()) ? "correct" : "wrong") +
+                                "), then " + std::string(harness::end_kind_name(rest.end)));
+                        break;
+                    }
+                }
+            } catch (const harness::Failure& f) {
+                FAIL("connection " << i << " (" << modes[mode] << "): " << f.what());
+            }
+        }
+    }
+
+    TEST_CASE("SIGTERM exits 0 within 2 s and a restart on the same port binds") {
+        harness::Case c({.needs_own_server = true, .expect_alive = false});
+        if (c.skipped()) return;
+        harness::Server& server = *c.server();
+        const std::uint16_t port = c.address().port;
+        {
+            // A client in mid-conversation: the server is blocked on it, not in accept.
+            Conn conn = Conn::connect(c.address());
+            harness::round_trip(conn, Pattern(11), 0, 100, within(2s));
+            auto start = harness::Clock::now();
+            harness::ExitStatus status = server.stop(scaled(2s));
+            auto took = harness::Clock::now() - start;
+            REQUIRE_MESSAGE(!status.timed_out, "still running 2 s after SIGTERM");
+            CHECK_MESSAGE(status.clean(), "after SIGTERM: " << status.describe());
+            CHECK(harness::to_ms(took) <= static_cast<double>(scaled(2s).count()));
+        }
+        // The connection the server just closed sits in TIME_WAIT on its port: only
+        // SO_REUSEADDR lets a new listener bind it at once (socket(7)).
+        auto options = c.server_options();
+        options.listen = {"tcp://127.0.0.1:" + std::to_string(port)};
+        auto again = c.start_server(options);
+        CHECK(again->address().port == port);
+        harness::check_echo(again->address(), 64, within(2s));
+        // And stopping an idle server, blocked in accept rather than in a read.
+        harness::ExitStatus status = again->stop(scaled(2s));
+        CHECK_MESSAGE(status.clean(), "the restarted server after SIGTERM: " << status.describe());
+    }
+
+    TEST_CASE("each malformed listen address exits 2 with a message and nothing listening") {
+        harness::Case c({.needs_own_server = true, .start_server = false});
+        if (c.skipped()) return;
+        // What libc would quietly accept: ports wrapped modulo 65536 by getaddrinfo,
+        // octal and short IPv4 from inet_aton, atoi's trailing garbage.
+        const char* bad[] = {
+            "tcp://127.0.0.1:65536",
+            "tcp://127.0.0.1:70000",
+            "tcp://127.0.0.1:80x",
+            "tcp://127.0.0.1:-1",
+            "tcp://127.0.0.1:",
+            "tcp://127.0.0.1",
+            "tcp://127.0.0.1:0080",
+            "tcp://0127.0.0.1:0",
+            "tcp://127.1:0",
+            "tcp://256.0.0.1:0",
+            "tcp://::1:0",
+            "tcp://[::1:0",
+            "tcp://example.invalid:0",
+            "ftp://127.0.0.1:0",
+            "127.0.0.1:0",
+            "tcp://127.0.0.1:0\r\n",
+            "tcp://127.0.0.1:0?reuseport=maybe",
+            "",
+        };
+        for (const char* address : bad) {
+            auto args = c.server_options().args;
+            args.insert(args.end(), {"--listen", address});
+            auto r = harness::run_to_exit(harness::target().server_path, args, scaled(2s), "listening on ");
+            INFO("--listen '" << address << "': " << r.status.describe() << ", stderr: " << r.err);
+            CHECK(r.out.find("listening on") == std::string::npos);
+            CHECK((r.status.exited && r.status.code == 2));
+            CHECK(!r.err.empty());
+        }
+    }
+}

@@ -1,0 +1,70 @@
+# Run by CTest (through TEST_INCLUDE_FILES) for one stage: lists the suite's cases and
+# registers one test per case. The variables come from evloop_conformance_stage().
+
+set(_labels "stage${EVLOOP_STAGE};conformance")
+
+# A missing binary becomes one failing test that says what to build, rather than a
+# silently empty run.
+function(_evloop_broken what)
+  set(_name "stage${EVLOOP_STAGE}/conformance: ${what}${EVLOOP_SUFFIX}")
+  add_test("${_name}" "${EVLOOP_CMAKE}" "-DMESSAGE=${what}" -P "${EVLOOP_FAIL_SCRIPT}")
+  set_tests_properties("${_name}" PROPERTIES LABELS "${_labels}")
+endfunction()
+
+if(NOT EXISTS "${EVLOOP_CONFORMANCE}")
+  _evloop_broken("echo-conformance is not built (cmake --build --preset stage${EVLOOP_STAGE})")
+  return()
+endif()
+if(NOT EXISTS "${EVLOOP_SERVER}")
+  _evloop_broken("the server ${EVLOOP_SERVER} is not built (cmake --build --preset stage${EVLOOP_STAGE})")
+  return()
+endif()
+
+execute_process(COMMAND "${EVLOOP_CONFORMANCE}" --list-cases
+                OUTPUT_VARIABLE _cases RESULT_VARIABLE _status ERROR_VARIABLE _errors TIMEOUT 60)
+if(NOT _status EQUAL 0 OR _cases STREQUAL "")
+  _evloop_broken("echo-conformance --list-cases failed (${_status}) ${_errors}")
+  return()
+endif()
+
+# The CTest timeout is the last resort behind each case's own watchdog: generous, and
+# scaled like every other bound (rounded up to a whole factor).
+set(_scale 1)
+if(DEFINED ENV{EVLOOP_TEST_TIME_SCALE} AND "$ENV{EVLOOP_TEST_TIME_SCALE}" MATCHES "^([0-9]+)(\\.([0-9]*))?$")
+  set(_scale "${CMAKE_MATCH_1}")
+  if(CMAKE_MATCH_3 MATCHES "[1-9]")
+    math(EXPR _scale "${_scale} + 1")
+  endif()
+  if(_scale LESS 1)
+    set(_scale 1)
+  endif()
+endif()
+math(EXPR _timeout "120 * ${_scale}")
+math(EXPR _slow_timeout "900 * ${_scale}")
+
+set(_expected_args "")
+if(EXISTS "${EVLOOP_EXPECTED}")
+  set(_expected_args --expected-failures "${EVLOOP_EXPECTED}")
+endif()
+set(_server_args "")
+if(NOT EVLOOP_SERVER_ARGS STREQUAL "")
+  set(_server_args -- ${EVLOOP_SERVER_ARGS})
+endif()
+
+string(REPLACE "\n" ";" _lines "${_cases}")
+foreach(_line IN LISTS _lines)
+  if(_line STREQUAL "")
+    continue()
+  endif()
+  set(_case_labels "${_labels}")
+  set(_case_timeout ${_timeout})
+  if(_line MATCHES "^(.*) \\[slow\\]$")
+    set(_line "${CMAKE_MATCH_1}")
+    list(APPEND _case_labels slow)
+    set(_case_timeout ${_slow_timeout})
+  endif()
+  set(_name "stage${EVLOOP_STAGE}/${_line}${EVLOOP_SUFFIX}")
+  add_test("${_name}" "${EVLOOP_CONFORMANCE}" --server "${EVLOOP_SERVER}" ${_expected_args} --case "${_line}"
+           ${_server_args})
+  set_tests_properties("${_name}" PROPERTIES LABELS "${_case_labels}" TIMEOUT ${_case_timeout})
+endforeach()
