@@ -102,6 +102,10 @@ def targets(data):
     versus("ping, 50 conns: messages/s ≥ 1.0× libuv", "libuv", "ping50", "messages_per_s", 1.0)
     versus("ping, 50 conns: messages/s ≥ 1.0× libevent", "libevent", "ping50", "messages_per_s", 1.0)
     versus("ping, 50 conns: messages/s ≥ 0.95× stage03", "stage03", "ping50", "messages_per_s", 0.95)
+    cpu, base_cpu = get(data, "stage04", "ping50", "cpu_s_per_million"), get(data, "libuv", "ping50", "cpu_s_per_million")
+    if cpu and base_cpu:
+        rows.append(("(context) ping, 50 conns: server CPU per message vs libuv, lower is better",
+                     f"{cpu / base_cpu:.2f}×", "—"))
     s = get(data, "stage04", "sys50", "total")
     rows.append(("ping, 50 conns: ≤ 2.1 syscalls per message", fmt(s, "calls"),
                  NA if s is None else "met" if s <= 2.1 else f"missed by {(s - 2.1) / 2.1 * 100:.0f}%"))
@@ -152,8 +156,8 @@ def markdown(data):
         "",
         "**Cost** (lower is better)",
         "",
-        "| server | syscalls per message, 1 conn | syscalls per message, 50 conns | server CPU s per million "
-        "messages (50 conns) | peak RSS, stream fire-hose | RSS per idle connection "
+        "| server | syscalls per message, 1 conn | syscalls per message, 50 conns | server CPU µs per "
+        "message (50 conns) | peak RSS, stream fire-hose | RSS per idle connection "
         f"({c['hold_connections']:,} conns) | RSS per connection after one echo each |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
@@ -180,6 +184,11 @@ def markdown(data):
         f"connection is the server's RSS growth with {c['hold_connections']:,} connections open and silent, "
         "divided by their number (kernel socket buffers are not in RSS).",
     ]
+    bound = [s for s in data["servers"] if (get(data, s, "ping50", "client_busy") or 0) >= 0.95]
+    if bound:
+        out += ["", f"echo-bench used ≥ 95% of its CPU in the 50-connection ping runs of {', '.join(bound)}: "
+                "there the rate is what one client thread can drive, and server CPU µs per message is the "
+                "fairer comparison of the servers."]
     if data["one_at_a_time"]:
         out += ["", f"n/a for {', '.join(data['one_at_a_time'])}: it serves one client at a time by design, "
                 "so measurements that need concurrent connections do not apply."]
@@ -204,6 +213,7 @@ def svg(data):
     c = data["conditions"]
     panels = [
         ("ping, 50 connections: messages/s (higher is better)", "ping50", "messages_per_s", "rate"),
+        ("ping, 50 connections: server CPU µs per message (lower is better)", "ping50", "cpu_s_per_million", "cpu"),
         ("stream, 10 connections: MB/s echoed (higher is better)", "stream", "mb_per_s", "mb"),
         ("connect, 8 at a time: connections/s (higher is better)", "connect", "connects_per_s", "rate"),
         ("syscalls per echoed message, 50 connections (lower is better)", "sys50", None, "calls"),
