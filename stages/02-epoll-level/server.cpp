@@ -90,7 +90,7 @@ bool write_all(int fd, const char* data, std::size_t len) {
         if (n < 0) {
             common::trace("write fd %d -> %s", fd, errno_name(errno));
             if (errno == EINTR && !common::stop_requested()) continue;
-            return false;  // EPIPE or ECONNRESET: the client is gone
+            return false;  // EPIPE or ECONNRESET: the client is gone (SIGPIPE is ignored)
         }
         common::trace("write fd %d -> %zd", fd, n);
         data += n;

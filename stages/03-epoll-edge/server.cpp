@@ -52,7 +52,6 @@ constexpr std::size_t kReadBudget = 256 * 1024;  // per connection per turn of t
 constexpr std::size_t kHighWater = 1024 * 1024;  // unsent bytes at which we stop reading...
 constexpr std::size_t kLowWater = 256 * 1024;    // ...and below which we read again
 constexpr int kMaxEvents = 256;                  // events taken from the kernel per epoll_wait
-constexpr int kAcceptRetryMs = 1000;             // out of fds: retry accept() at least this often
 
 // ANCHOR: conn
 struct Conn {
@@ -238,9 +237,10 @@ void on_accept(Server& server) {
         if (err == EAGAIN || err == EWOULDBLOCK) return;
         // The connection failed before we took it; the next one may be fine (accept(2)).
         if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
-        // EMFILE, ENFILE, ENOBUFS, ENOMEM. The rest stay queued in the kernel and this edge
-        // is spent, so close_conn() asks for a retry. libuv and muduo instead close a spare
-        // fd and accept-and-close the queue, which sheds those clients; we keep them waiting.
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM. The rest stay queued in the kernel, but this edge
+        // is spent: no event will come for them, only for a newer connection. So the next
+        // close_conn() asks for a retry. (libuv and muduo close a spare fd instead and accept
+        // and close the whole queue at once: no waiting, but every queued client is dropped.)
         server.accept_blocked = true;
         common::warn_limited("accept", std::string("accept: ") + std::strerror(err) +
                                            "; the rest wait until a connection closes");
@@ -358,8 +358,7 @@ int main(int argc, char** argv) {
     epoll_event events[kMaxEvents];
     for (;;) {
         // Work owed with no edge to announce it: look for new events, but do not wait.
-        int timeout = !server.ready.empty() ? 0 : server.accept_blocked ? kAcceptRetryMs : -1;
-        int n = epoll_wait(server.epoll.get(), events, kMaxEvents, timeout);
+        int n = epoll_wait(server.epoll.get(), events, kMaxEvents, server.ready.empty() ? -1 : 0);
         if (n < 0) {
             if (errno == EINTR) continue;  // a signal, or SIGSTOP/SIGCONT (signal(7))
             common::die("epoll_wait", errno);
@@ -387,7 +386,7 @@ int main(int argc, char** argv) {
             if ((ev & EPOLLOUT) && (c = find(server, tok))) on_writable(server, *c);
         }
         run_ready(server);
-        if (server.accept_retry || (n == 0 && timeout == kAcceptRetryMs)) {
+        if (server.accept_retry) {
             server.accept_retry = false;
             on_accept(server);
         }
