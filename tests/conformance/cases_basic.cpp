@@ -245,7 +245,8 @@ TEST_SUITE("basic") {
                     }
                 }
             } catch (const harness::Failure& f) {
-                FAIL("connection " << i << " (" << modes[mode] << "): " << f.what());
+                FAIL("connection " << i << " (" << std::string(modes[mode])
+                                   << "): " << std::string(f.what()));
             }
         }
     }
@@ -307,7 +308,8 @@ TEST_SUITE("basic") {
             auto args = c.server_options().args;
             args.insert(args.end(), {"--listen", address});
             auto r = harness::run_to_exit(harness::target().server_path, args, scaled(2s), "listening on ");
-            INFO("--listen '" << address << "': " << r.status.describe() << ", stderr: " << r.err);
+            INFO("--listen '" << std::string(address) << "': " << r.status.describe()
+                              << ", stderr: " << r.err);
             CHECK(r.out.find("listening on") == std::string::npos);
             CHECK((r.status.exited && r.status.code == 2));
             CHECK(!r.err.empty());

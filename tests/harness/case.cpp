@@ -86,7 +86,7 @@ Case::~Case() {
                     record.crashed = true;
                     record.crash = status.describe();
                     std::string what = "the server died during the case: " + status.describe();
-                    FAIL_CHECK(what.c_str());
+                    FAIL_CHECK(what);
                 }
             } else if (options_.check_fds && !unwinding && !watchdog_fired() && baseline_fds_ >= 0) {
                 int now = wait_for_fd_baseline();
@@ -94,17 +94,17 @@ Case::~Case() {
                     std::string what = "the server holds " + std::to_string(now) + " descriptors, " +
                                        std::to_string(now - baseline_fds_) + " more than its baseline of " +
                                        std::to_string(baseline_fds_) + " before the case";
-                    FAIL_CHECK(what.c_str());
+                    FAIL_CHECK(what);
                 }
             }
             record.server_stderr_tail = server_->stderr_tail(4096);
         }
     } catch (const std::exception& e) {
-        if (!unwinding) FAIL_CHECK(e.what());
+        if (!unwinding) FAIL_CHECK(std::string(e.what()));
     }
     if (watchdog_fired()) {
         record.watchdog = true;
-        if (!unwinding) FAIL_CHECK(internal::watchdog_message().c_str());
+        if (!unwinding) FAIL_CHECK(internal::watchdog_message());
     }
     watchdog_disarm();
 }

@@ -15,6 +15,9 @@
 //   Swarm     drives hundreds or tens of thousands of scripted clients from one epoll thread.
 //   Latencies percentiles for latency bounds.
 //
+// doctest 2.4 prints a `const char*` streamed into a message as a pointer: wrap C strings
+// in std::string (e.g. `MESSAGE("got " << std::string(f.what()))`).
+//
 // Failures inside helpers throw harness::Failure (doctest reports the message). Every wait
 // is bounded: by the deadline the caller passes, and always by the case's watchdog deadline.
 // Time bounds go through scaled(), which multiplies by EVLOOP_TEST_TIME_SCALE (default 1).
