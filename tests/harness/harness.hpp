@@ -15,6 +15,22 @@
 //   Swarm     drives hundreds or tens of thousands of scripted clients from one epoll thread.
 //   Latencies percentiles for latency bounds.
 //
+// Writing a case (tests/conformance/cases_<tier>.cpp, picked up by a glob):
+//
+//   TEST_SUITE("scale") {
+//       TEST_CASE("1000 ramped connections each echo 10 times with p99 under 50 ms") {
+//           harness::Case c({.limit = std::chrono::seconds(20)});
+//           if (c.skipped()) return;
+//           ...
+//       }
+//   }
+//
+// The full name is "tier: sentence" (the suite, a colon, the test case): no commas,
+// semicolons or brackets, which doctest filters and CMake lists split on. A case that may
+// take over 10 s gets `* doctest::description("slow")` (CTest label `slow`). A case that
+// starts, signals or limits the server sets needs_own_server (or nofile_*), so that it is
+// skipped, with a message, when the suite tests an already running server (--address).
+//
 // doctest 2.4 prints a `const char*` streamed into a message as a pointer: wrap C strings
 // in std::string (e.g. `MESSAGE("got " << std::string(f.what()))`).
 //
