@@ -62,7 +62,9 @@ Case::Case(CaseOptions options) : options_(std::move(options)) {
         }
     } catch (...) {
         // A server that cannot start is never the reason a case is expected to fail.
-        if (!watchdog_fired()) {
+        if (watchdog_fired()) {
+            record.watchdog = true;
+        } else {
             record.crashed = true;
             record.crash = "the server did not start";
         }
@@ -100,7 +102,8 @@ Case::~Case() {
             record.server_stderr_tail = server_->stderr_tail(4096);
         }
     } catch (const std::exception& e) {
-        if (!unwinding) FAIL_CHECK(std::string(e.what()));
+        // A watchdog that fired here is reported just below, once.
+        if (!unwinding && !watchdog_fired()) FAIL_CHECK(std::string(e.what()));
     }
     if (watchdog_fired()) {
         record.watchdog = true;
@@ -136,7 +139,8 @@ void Case::rebaseline_fds() {
 
 int Case::wait_for_fd_baseline(milliseconds timeout) {
     if (!server_) return -1;
-    auto until = Clock::now() + scaled(timeout);
+    // Stop short of the watchdog, so that a leak is reported as a leak.
+    auto until = std::min(Clock::now() + scaled(timeout), deadline_ - milliseconds(50));
     auto pause = milliseconds(1);
     for (;;) {
         int n = server_->fd_count();

@@ -51,11 +51,20 @@ Conn Conn::connect(const common::Address& address, const ConnectOptions& options
     if (options.sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options.sndbuf, sizeof options.sndbuf);
     if (options.nodelay) conn.set_nodelay(true);
     int rc;
-    do
+    auto pause = milliseconds(1);
+    for (;;) {
         rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length);
-    while (rc != 0 && errno == EINTR);
-    if (rc != 0 && errno != EINPROGRESS && errno != EAGAIN)
+        if (rc == 0 || errno == EINPROGRESS) break;
+        if (errno == EINTR) continue;
+        // A unix socket whose backlog is full refuses with EAGAIN instead of starting the
+        // connection (unix(7)): nothing will complete it, so try again until the deadline.
+        if (errno == EAGAIN && address.is_unix() && !deadline.expired()) {
+            sleep_for(pause);
+            pause = std::min(pause * 2, milliseconds(20));
+            continue;
+        }
         throw Failure("connect to " + address.url() + ": " + internal::errno_name(errno));
+    }
     if (rc != 0) {
         if (!internal::wait_fd(fd, POLLOUT, deadline))
             throw Failure("connect to " + address.url() + ": no answer before the deadline");
@@ -279,6 +288,9 @@ ExchangeResult exchange(Conn& conn, const ExchangeOptions& options) {
         short events = POLLIN | (want_write ? POLLOUT : 0);
         short revents = internal::wait_fd(conn.fd(), events, options.deadline);
         if (revents == 0) {
+            if (echoed() == options.bytes)
+                return finish(
+                    "every byte came back, but the server did not close (no EOF) before the deadline");
             return finish("deadline passed with " + std::to_string(options.bytes - echoed()) +
                           " bytes still to be echoed" + (r.sent < options.bytes ? " (and some unsent)" : ""));
         }

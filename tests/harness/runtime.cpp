@@ -127,6 +127,7 @@ void watchdog_arm(Clock::time_point deadline, milliseconds limit) {
 void watchdog_disarm() {
     std::lock_guard lock(g.mutex);
     g.deadline.reset();
+    g_fired = false;
     g.cv.notify_all();
 }
 

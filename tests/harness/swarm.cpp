@@ -105,7 +105,10 @@ public:
                 if (c.state == State::running) drive(events[i].data.u64);
             }
             fire_timers();
-            if (tick_ && !tick_()) break;
+            if (tick_ && !tick_()) {
+                stopped_ = true;
+                break;
+            }
         }
         internal::check_watchdog();
         for (std::size_t i = 0; i < clients_.size(); ++i) {
@@ -114,8 +117,11 @@ public:
                 ++result_.not_started;
                 result_.clients[i].error = "not started before the deadline";
             } else if (c.state == State::connecting || c.state == State::running) {
-                fail(i, c.state == State::connecting ? "connect: no answer before the deadline"
-                                                     : "deadline passed during " + where(i));
+                std::string why = stopped_ ? "stopped by the tick hook during " + where(i)
+                                  : c.state == State::connecting
+                                      ? std::string("connect: no answer before the deadline")
+                                      : "deadline passed during " + where(i);
+                fail(i, why);
             }
         }
         result_.elapsed = Clock::now() - start;
@@ -458,6 +464,7 @@ private:
     SwarmResult result_;
     int epoll_ = -1;
     std::size_t next_ = 0, open_ = 0, finished_ = 0;
+    bool stopped_ = false;
 };
 
 }  // namespace
