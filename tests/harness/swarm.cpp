@@ -54,6 +54,7 @@ struct Client {
     int trips = 0;
     bool shut = false;
     bool eof = false;
+    bool retry_connect = false;  // a unix connect refused with EAGAIN, to try again
     Clock::time_point connect_start, trip_start, pause_until, last_write;
     PatternChecker checker{Pattern(1)};
 };
@@ -169,16 +170,30 @@ private:
             int one = 1;
             ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
+        c.state = State::connecting;
+        attempt_connect(i);
+    }
+
+    void attempt_connect(std::size_t i) {
+        Client& c = clients_[i];
+        c.retry_connect = false;
+        int rc = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&address_.storage), address_.length);
+        if (rc != 0 && errno == EAGAIN && address_.is_unix()) {
+            // A unix socket with a full backlog says EAGAIN and starts nothing (unix(7)).
+            // Kept out of the epoll set meanwhile: an unconnected unix socket reports HUP.
+            c.retry_connect = true;
+            timers_.push({Clock::now() + milliseconds(2), i});
+            return;
+        }
+        if (rc != 0 && errno != EINPROGRESS && errno != EINTR)
+            return fail(i, "connect: " + internal::errno_name(errno));
         epoll_event ev{};
         ev.events = EPOLLOUT;
         ev.data.u64 = i;
         if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, c.fd, &ev) != 0)
             return fail(i, "epoll_ctl: " + internal::errno_name(errno));
         c.mask = EPOLLOUT;
-        c.state = State::connecting;
-        int rc = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&address_.storage), address_.length);
-        if (rc == 0) return finish_connect(i);
-        if (errno != EINPROGRESS && errno != EINTR) return fail(i, "connect: " + internal::errno_name(errno));
+        if (rc == 0) finish_connect(i);
     }
 
     void finish_connect(std::size_t i) {
@@ -419,7 +434,10 @@ private:
         while (!timers_.empty() && timers_.top().at <= now) {
             std::size_t i = timers_.top().client;
             timers_.pop();
-            if (clients_[i].state == State::running) drive(i);
+            if (clients_[i].state == State::running)
+                drive(i);
+            else if (clients_[i].state == State::connecting && clients_[i].retry_connect)
+                attempt_connect(i);
         }
     }
 
