@@ -146,6 +146,10 @@ public:
 
     void test_case_exception(const doctest::TestCaseException& e) override {
         out_ << "  " << (e.is_crash ? "crashed: " : "error: ") << e.error_string.c_str() << "\n";
+        // INFO and CAPTURE values in scope when it was thrown (e.g. which round).
+        const doctest::String* scopes = get_stringified_contexts();
+        for (int i = get_num_stringified_contexts() - 1; i >= 0; --i)
+            out_ << "    " << scopes[i].c_str() << "\n";
     }
 
     void subcase_start(const doctest::SubcaseSignature&) override {}
