@@ -3,9 +3,13 @@
 // reset before we got to it) or the process's (EMFILE: out of descriptors), and
 // neither may stop the server. Out of descriptors is the subtle one: the connection
 // stays in the backlog, the listener stays readable, and a level-triggered loop spins.
-// The answer (from libev's and libuv's documentation) is a spare descriptor kept open
-// for the purpose: close it, accept and close pending clients so they see a prompt
-// end instead of hanging, reopen it, and pause the listener briefly.
+// Two answers, in order:
+//  1. Pause the listener briefly and retry: descriptors come back as connections close,
+//     and a client queued in the backlog is then served as if nothing had happened.
+//  2. If no accept has succeeded for kShedAfter, nobody is closing: shed the backlog
+//     with the spare-descriptor trick (libev's and libuv's documentation): close a
+//     descriptor kept in reserve, accept and close pending clients so they get a prompt
+//     end instead of a hang, reopen the reserve.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +26,7 @@ namespace {
 
 constexpr int kAcceptsPerWakeup = 64;  // then let the loop serve its connections
 constexpr auto kPause = std::chrono::milliseconds(100);
+constexpr auto kShedAfter = std::chrono::seconds(3);
 
 struct OwnedFd {  // closes an accepted fd whose hand-off never ran
     explicit OwnedFd(int f) : fd(f) {}
@@ -95,6 +100,7 @@ void Acceptor::on_event(const PollEvent&) {
             warn_limited("accept", std::string("evloop: accept: ") + std::strerror(err) + " (skipped)");
             continue;
         }
+        last_accept_ = loop_.now();
         if (opt.max_conns > 0 && loop_.shared().conns.load() >= static_cast<long>(opt.max_conns)) {
             ::close(fd);
             warn_limited("max-conns", "evloop: " + std::to_string(opt.max_conns) +
@@ -108,9 +114,11 @@ void Acceptor::on_event(const PollEvent&) {
 // ANCHOR_END: accept-loop
 
 void Acceptor::on_fd_exhaustion(int error) {
+    bool shed = loop_.now() - last_accept_ >= kShedAfter;
     warn_limited("emfile", std::string("evloop: accept: ") + std::strerror(error) +
-                               ": closing pending connections until descriptors free up");
-    if (spare_fd_ >= 0) {
+                               (shed ? ": none freed for a while, closing pending connections"
+                                     : ": pausing the listener until descriptors free up"));
+    if (shed && spare_fd_ >= 0) {
         ::close(spare_fd_);
         spare_fd_ = -1;
         // The looping form: with one descriptor free, drain the backlog, one close each.
@@ -123,6 +131,7 @@ void Acceptor::on_fd_exhaustion(int error) {
             ::close(fd);
         }
         spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        last_accept_ = loop_.now();
     }
     pause();
 }

@@ -33,6 +33,7 @@ private:
     bool keep_local_;
     int spare_fd_ = -1;  // held in reserve for the EMFILE trick
     std::uint64_t resume_timer_ = 0;
+    TimerQueue::TimePoint last_accept_ = TimerQueue::Clock::now();  // for EMFILE shedding
     std::minstd_rand rng_;
     unsigned next_ = 0;
 };
