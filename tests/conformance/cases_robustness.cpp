@@ -1,0 +1,259 @@
+// The robustness tier: running out of descriptors, resets at awkward moments, a backlog
+// that piles up while the server is stopped, and a minute of clients doing random things.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+using namespace std::chrono_literals;
+using harness::Clock;
+using harness::Conn;
+using harness::Deadline;
+using harness::Pattern;
+using harness::scaled;
+using harness::Step;
+
+namespace {
+
+Deadline within(std::chrono::milliseconds bound) {
+    return Deadline::after(scaled(bound));
+}
+
+constexpr std::size_t kMiB = 1024 * 1024;
+
+// One random client for the soak: a random amount (0 to 1 MiB, mostly small) in random
+// pieces with random pauses, then one of the ways a client can end.
+harness::Script random_script(std::mt19937_64& rng) {
+    auto pick = [&](std::uint64_t lo, std::uint64_t hi) {
+        return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng);
+    };
+    std::uint64_t size = 0;
+    switch (pick(0, 9)) {
+        case 0:
+            break;  // nothing at all
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+            size = pick(1, 4096);
+            break;
+        case 5:
+        case 6:
+        case 7:
+            size = pick(4097, 64 * 1024);
+            break;
+        default:
+            size = pick(64 * 1024, kMiB);
+    }
+    harness::Script s;
+    auto send_in_pieces = [&](std::uint64_t total) {
+        std::uint64_t left = total;
+        while (left > 0) {
+            std::uint64_t piece = left < 2 ? left : pick(1, left);
+            s.steps.push_back(Step::send(piece));
+            left -= piece;
+            if (left > 0 && pick(0, 3) == 0)
+                s.steps.push_back(Step::wait(std::chrono::milliseconds(pick(1, 30))));
+        }
+    };
+    switch (pick(0, 5)) {
+        case 0:  // the whole echo, then FIN
+        case 1:
+            send_in_pieces(size);
+            s.steps.push_back(Step::expect(size));
+            if (pick(0, 1)) s.steps.push_back(Step::wait(std::chrono::milliseconds(pick(1, 100))));
+            s.steps.push_back(Step::close());
+            break;
+        case 2:  // half-close: every byte back, then a clean EOF
+            send_in_pieces(size);
+            s.steps.push_back(Step::shutdown_write());
+            s.steps.push_back(Step::expect(size));
+            s.steps.push_back(Step::expect_eof());
+            break;
+        case 3:  // reset part way, with whatever echo has come verified
+            send_in_pieces(size / 2);
+            if (pick(0, 1)) s.steps.push_back(Step::wait(std::chrono::milliseconds(pick(1, 20))));
+            s.steps.push_back(Step::reset());
+            break;
+        case 4:  // abandon: send, never read the echo, close (the server then writes into a reset)
+            s.drain = false;
+            send_in_pieces(std::min<std::uint64_t>(size, 256 * 1024));
+            s.steps.push_back(Step::close());
+            break;
+        default:  // connect and sit idle for a while, then FIN
+            s.steps.push_back(Step::wait(std::chrono::milliseconds(pick(10, 500))));
+            send_in_pieces(std::min<std::uint64_t>(size, 4096));
+            s.steps.push_back(Step::expect(std::min<std::uint64_t>(size, 4096)));
+            s.steps.push_back(Step::close());
+    }
+    return s;
+}
+
+}  // namespace
+
+TEST_SUITE("robustness") {
+    TEST_CASE(
+        "under a 32 descriptor limit 64 clients cause no spin and no stderr flood and the queued ones are "
+        "echoed as others close") {
+        harness::Case c({.limit = 30s, .nofile_soft = 32, .nofile_hard = 32});
+        if (c.skipped()) return;
+        constexpr int kClients = 64;
+        constexpr std::size_t kMessage = 32;
+        std::vector<Conn> clients;
+        std::vector<bool> served(kClients, false);
+        // Every client connects (the kernel completes the handshake and queues it) and sends
+        // at once, so a queued client's bytes are already waiting when it is accepted.
+        for (int i = 0; i < kClients; ++i) {
+            clients.push_back(Conn::connect(c.address()));
+            clients.back().send_all(Pattern(1000 + static_cast<std::uint64_t>(i)).bytes(0, kMessage),
+                                    within(1s));
+        }
+        auto collect = [&](Deadline deadline) {
+            int got = 0;
+            for (int i = 0; i < kClients; ++i) {
+                auto& conn = clients[static_cast<std::size_t>(i)];
+                if (served[static_cast<std::size_t>(i)] || !conn.wait_readable(Deadline::after(0ms)))
+                    continue;
+                auto echo = conn.recv_exact(kMessage, deadline);
+                REQUIRE_MESSAGE(!Pattern(1000 + static_cast<std::uint64_t>(i)).first_mismatch(0, echo),
+                                "client " << i << " got a wrong echo");
+                served[static_cast<std::size_t>(i)] = true;
+                ++got;
+            }
+            return got;
+        };
+        // While the limit bites: accept() fails with EMFILE and the rest wait in the backlog.
+        double share = c.server()->cpu_fraction_over(1s);
+        int first = collect(within(1s));
+        MESSAGE(first << " of " << kClients << " clients served at first; server CPU " << share * 100
+                      << "%; stderr " << c.server()->stderr_bytes() << " bytes");
+        CHECK_MESSAGE(share < 0.10,
+                      "the server used " << share * 100 << "% of a CPU while out of descriptors");
+        CHECK_MESSAGE(c.server()->stderr_bytes() < 64 * 1024,
+                      "the server wrote " << c.server()->stderr_bytes() << " bytes to stderr");
+        REQUIRE_MESSAGE(c.server()->alive(), "the server died out of descriptors");
+        REQUIRE_MESSAGE(first > 0, "no client was served at all");
+        // Now the served clients leave, round after round, and no new client connects: the
+        // queued ones must be taken as descriptors free up.
+        int rounds = 0, total = first;
+        while (total < kClients) {
+            ++rounds;
+            for (int i = 0; i < kClients; ++i)
+                if (served[static_cast<std::size_t>(i)]) clients[static_cast<std::size_t>(i)].close();
+            Deadline deadline = within(1s);
+            int got = 0;
+            while (got == 0 && !deadline.expired()) {
+                got = collect(deadline);
+                if (got == 0) harness::sleep_for(5ms);
+            }
+            REQUIRE_MESSAGE(got > 0, "round " << rounds << ": " << kClients - total
+                                              << " queued clients, none echoed within " << scaled(1s).count()
+                                              << " ms after the served ones closed");
+            total += got;
+        }
+        MESSAGE("all served after " << rounds << " rounds");
+    }
+
+    TEST_CASE("a reset while backpressured leaves the server idle within 1 s with its descriptor freed") {
+        harness::Case c({.limit = 20s, .needs_own_server = true});
+        if (c.skipped()) return;
+        // Push without reading until the server stops taking bytes (or 64 MiB, for a server
+        // that buffers without bound), then reset.
+        Conn conn = Conn::connect(c.address(), {.rcvbuf = 4096});
+        const auto chunk = Pattern(1100).bytes(0, 256 * 1024);
+        std::uint64_t pushed = 0;
+        auto last_progress = Clock::now();
+        while (pushed < 64 * kMiB && Clock::now() - last_progress < 200ms) {
+            std::size_t n = conn.send_now(chunk);
+            if (n > 0) {
+                pushed += n;
+                last_progress = Clock::now();
+            } else {
+                conn.wait_readable(Deadline::after(5ms));  // a short pause, nothing to read
+            }
+        }
+        MESSAGE("pushed " << pushed << " bytes before the server stopped taking them");
+        conn.reset();
+        int now = c.wait_for_fd_baseline(1000ms);
+        CHECK_MESSAGE(now <= c.baseline_fds(), "1 s after the reset the server still holds "
+                                                   << now - c.baseline_fds()
+                                                   << " more descriptors than before");
+        double share = c.server()->cpu_fraction_over(1s);
+        CHECK_MESSAGE(share < 0.05, "after the reset the server used " << share * 100 << "% of a CPU");
+        harness::check_echo(c.address(), 64, within(2s));
+    }
+
+    TEST_CASE(
+        "500 connect-then-reset clients while the server is stopped do not delay a fresh echo past 1 s after "
+        "SIGCONT") {
+        harness::Case c({.limit = 20s, .needs_own_server = true});
+        if (c.skipped()) return;
+        harness::check_echo(c.address(), 64, within(2s));
+        c.server()->signal(SIGSTOP);
+        // The kernel completes each handshake and queues the connection; the reset arrives
+        // before the server has even accepted it (accept(2) may then return it or skip it).
+        for (int i = 0; i < 500; ++i)
+            Conn::connect(c.address(), {}, within(2s)).reset();
+        c.server()->signal(SIGCONT);
+        auto start = Clock::now();
+        Conn fresh = Conn::connect(c.address(), {}, within(2s));
+        harness::round_trip(fresh, Pattern(1200), 0, 64, within(2s));
+        auto took = Clock::now() - start;
+        CHECK_MESSAGE(took < scaled(1000ms),
+                      "the fresh echo took " << harness::to_ms(took) << " ms after SIGCONT");
+    }
+
+    TEST_CASE("60 s of random clients get every completed exchange back byte-exact with fds and RSS bounded" *
+              doctest::description("slow")) {
+        harness::Case c({.limit = 150s});
+        if (c.skipped()) return;
+        std::uint64_t seed = 20261127;
+        if (const char* env = std::getenv("EVLOOP_TEST_SEED")) seed = std::strtoull(env, nullptr, 10);
+        MESSAGE("seed " << seed << " (EVLOOP_TEST_SEED repeats a run)");
+        std::mt19937_64 rng(seed);
+        constexpr std::size_t kOpen = 100;  // clients at once
+        std::size_t rss_before = 0, rss_peak = 0;
+        int fds_peak = 0;
+        auto* server = c.server();
+        if (server) rss_before = rss_peak = server->rss_bytes();
+        std::size_t clients = 0, batches = 0;
+        const auto end = Clock::now() + 60s;  // how long the soak lasts, not a bound
+        while (Clock::now() < end) {
+            harness::Swarm swarm(c.address());
+            for (int i = 0; i < 200; ++i) {
+                harness::Script s = random_script(rng);
+                s.seed = ++clients;  // every client of the run has its own stream
+                swarm.add(s);
+            }
+            auto last_sample = Clock::now();
+            swarm.on_tick([&] {
+                if (server && Clock::now() - last_sample >= 100ms) {
+                    last_sample = Clock::now();
+                    rss_peak = std::max(rss_peak, server->rss_bytes());
+                    fds_peak = std::max(fds_peak, server->fd_count());
+                }
+                return true;
+            });
+            auto r = swarm.run({.max_open = kOpen, .deadline = within(60s)});
+            ++batches;
+            REQUIRE_MESSAGE(r.ok(), "batch " << batches << ": " << r.describe());
+        }
+        MESSAGE(clients << " clients in " << batches << " batches; server RSS " << rss_before / kMiB
+                        << " -> peak " << rss_peak / kMiB << " MiB; peak descriptors " << fds_peak
+                        << " (baseline " << c.baseline_fds() << ")");
+        if (server) {
+            CHECK_MESSAGE(rss_peak - rss_before < 256 * kMiB,
+                          "the server grew by " << (rss_peak - rss_before) / kMiB << " MiB");
+            CHECK_MESSAGE(fds_peak <= c.baseline_fds() + static_cast<int>(kOpen) + 16,
+                          "the server held " << fds_peak << " descriptors with at most " << kOpen
+                                             << " clients connected");
+        }
+    }
+}
