@@ -67,6 +67,7 @@ void Conn::cancel_timer(std::uint64_t id) {
     c_->loop().timers().cancel(id);
 }
 
+// ANCHOR: handle
 namespace {
 
 // Runs `fn` on the connection's loop if it is still the same connection.
@@ -98,5 +99,6 @@ bool Handle::close() const {
 bool Handle::run(std::function<void(Conn)> fn) const {
     return post(mailbox_, fd_, generation_, [fn = std::move(fn)](Connection& c) { fn(Conn(&c)); });
 }
+// ANCHOR_END: handle
 
 }  // namespace evloop

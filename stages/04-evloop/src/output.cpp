@@ -80,6 +80,7 @@ void Connection::flush() {
 }
 // ANCHOR_END: flush
 
+// ANCHOR: ending
 void Connection::finish_if_flushed() {
     bool ending = ending_ != Ending::none || peer_eof_;
     if (!output_.empty()) {
@@ -106,5 +107,6 @@ void Connection::update_interest() {
     }
     interest_ = want;
 }
+// ANCHOR_END: ending
 
 }  // namespace evloop::detail
