@@ -214,7 +214,7 @@ TEST_SUITE("concurrency") {
         for (int i = 0; i < kChurn; ++i)
             swarm.add({.steps = {harness::Step::send(1024 + static_cast<std::uint64_t>(i % 512)),
                                  harness::Step::reset()}});
-        auto r = swarm.run({.max_open = kTagged + 300, .deadline = within(15s)});
+        auto r = swarm.run({.max_open = kTagged + 300, .deadline = within(8s)});
         MESSAGE(r.describe());
         CHECK_MESSAGE(r.ok(), r.describe());
     }

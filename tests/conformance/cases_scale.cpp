@@ -39,7 +39,7 @@ TEST_SUITE("scale") {
             }
             swarm.add(s);
         }
-        auto r = swarm.run({.connects_per_second = 2000, .deadline = within(10s)});
+        auto r = swarm.run({.connects_per_second = 2000, .deadline = within(6s)});
         MESSAGE(r.describe() << "; peak open " << r.peak_open);
         REQUIRE_MESSAGE(r.ok(), r.describe());
         CHECK_MESSAGE(r.round_trips.percentile(99) < bound,
@@ -62,7 +62,7 @@ TEST_SUITE("scale") {
             rss_peak = std::max(rss_peak, server->rss_bytes());
             return true;
         });
-        auto r = swarm.run({.connects_per_second = 5000, .deadline = within(12s)});
+        auto r = swarm.run({.connects_per_second = 5000, .deadline = within(10s)});
         MESSAGE(r.describe() << "; peak open " << r.peak_open << "; server RSS peak " << rss_peak / kMiB
                              << " MiB; connects " << r.connects.summary());
         CHECK_MESSAGE(r.ok(), r.describe());
