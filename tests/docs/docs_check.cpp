@@ -4,6 +4,7 @@
 //   docs-check changes ROOT [--update]             stages/NN-*/CHANGES.diff == diff -u of the server.cpp
 //                                                  of the stage before (stage 04, a library, has none)
 //   docs-check matrix ROOT CONFORMANCE [--update]  the embedded matrix == echo-conformance --matrix
+//   docs-check links ROOT                          every relative link and #heading link resolves
 //
 // Without --update a check prints one "file:line: problem" per stale spot and exits 1;
 // with --update it rewrites what is stale and exits 0. Nothing here needs more than a
@@ -591,11 +592,79 @@ int check_matrix(const std::string& root, const std::string& conformance, bool u
     return problems.count == 0 ? 0 : 1;
 }
 
+// ---------------------------------------------------------------- links
+
+// The anchor a code host gives a heading: lower case, punctuation dropped, spaces to hyphens,
+// and "-1", "-2"... on repeats.
+std::vector<std::string> heading_slugs(const Lines& lines) {
+    std::vector<std::string> slugs;
+    std::map<std::string, int> seen;
+    bool in_fence = false;
+    for (const auto& line : lines) {
+        if (is_fence(line)) in_fence = !in_fence;
+        if (in_fence || line.empty() || line[0] != '#') continue;
+        auto text = std::string_view(line).substr(line.find_first_not_of('#'));
+        std::string slug;
+        for (char c : trim(text)) {
+            if (std::isalnum(static_cast<unsigned char>(c)))
+                slug += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            else if (c == ' ' || c == '-')
+                slug += '-';
+            else if (c == '_')
+                slug += '_';
+        }
+        int n = seen[slug]++;
+        slugs.push_back(n == 0 ? slug : slug + "-" + std::to_string(n));
+    }
+    return slugs;
+}
+
+// Every relative link and #anchor in the markdown files must lead somewhere.
+int check_links(const std::string& root) {
+    Problems problems;
+    for (const auto& md : markdown_files(root)) {
+        auto text = read_file(root + "/" + md);
+        if (!text) continue;
+        Lines lines = split_lines(*text);
+        std::string dir = md.find('/') == std::string::npos ? "" : md.substr(0, md.rfind('/') + 1);
+        bool in_fence = false;
+        for (size_t i = 0; i < lines.size(); ++i) {
+            if (is_fence(lines[i])) in_fence = !in_fence;
+            if (in_fence) continue;
+            const std::string& line = lines[i];
+            for (size_t at = line.find("]("); at != std::string::npos; at = line.find("](", at + 2)) {
+                size_t end = line.find(')', at);
+                if (end == std::string::npos) break;
+                std::string target = line.substr(at + 2, end - at - 2);
+                if (target.empty() || target.find("://") != std::string::npos ||
+                    starts_with(target, "mailto:"))
+                    continue;
+                std::string where = md + ":" + std::to_string(i + 1);
+                auto hash = target.find('#');
+                std::string path = target.substr(0, hash);
+                std::string file = path.empty() ? md : dir + path;
+                if (!exists(root + "/" + file)) {
+                    problems.report(where, "link to " + target + ": no such file");
+                    continue;
+                }
+                if (hash == std::string::npos || file.size() < 3 || file.substr(file.size() - 3) != ".md")
+                    continue;
+                auto target_text = read_file(root + "/" + file);
+                auto slugs = heading_slugs(split_lines(target_text ? *target_text : ""));
+                if (std::find(slugs.begin(), slugs.end(), target.substr(hash + 1)) == slugs.end())
+                    problems.report(where, "link to " + target + ": no such heading in " + file);
+            }
+        }
+    }
+    return problems.count == 0 ? 0 : 1;
+}
+
 int usage() {
     std::fprintf(stderr,
                  "usage: docs-check anchors ROOT [--update]\n"
                  "       docs-check changes ROOT [--update]\n"
-                 "       docs-check matrix ROOT ECHO-CONFORMANCE [--update]\n");
+                 "       docs-check matrix ROOT ECHO-CONFORMANCE [--update]\n"
+                 "       docs-check links ROOT\n");
     return 2;
 }
 
@@ -611,5 +680,6 @@ int main(int argc, char** argv) {
     if (args.size() == 2 && args[0] == "anchors") return check_anchors(args[1], update);
     if (args.size() == 2 && args[0] == "changes") return check_changes(args[1], update);
     if (args.size() == 3 && args[0] == "matrix") return check_matrix(args[1], args[2], update);
+    if (args.size() == 2 && args[0] == "links" && !update) return check_links(args[1]);
     return usage();
 }

@@ -115,6 +115,14 @@ expect(0 "a fresh matrix passes" matrix "${WORK}" "${WORK}/fake-conformance.sh")
 file(WRITE "${WORK}/README.md" "# R, no markers\n")
 expect(1 "a matrix embedded nowhere fails" MESSAGE "no <!-- matrix:begin -->" matrix "${WORK}" "${WORK}/fake-conformance.sh")
 
+# Links: relative files and #headings must exist.
+file(WRITE "${WORK}/README.md" "# Top\n\n## Second part: `code`, too\n\nSee [here](#second-part-code-too) and [there](TUTORIAL.md).\n")
+expect(0 "links to an existing file and heading pass" links "${WORK}")
+file(APPEND "${WORK}/README.md" "Broken: [gone](#no-such-heading).\n")
+expect(1 "a link to a missing heading fails" MESSAGE "no such heading" links "${WORK}")
+file(WRITE "${WORK}/README.md" "[missing](stages/09-none/server.cpp)\n")
+expect(1 "a link to a missing file fails" MESSAGE "no such file" links "${WORK}")
+
 # Diagrams: the freshness check needs nothing but CMake.
 file(COPY "${ROOT}/tests/docs/timeline.cpp" DESTINATION "${WORK}/tests/docs")
 file(WRITE "${WORK}/diagrams/x.dot" "digraph { a -> b }\n")
