@@ -150,8 +150,10 @@ struct Events {
     std::function<void(Conn c, std::size_t amount)> pre_write;
 
     // The peer finished sending (read returned 0). The connection stays open for
-    // writing: reply with c.write(); once output is flushed the library shuts down its
-    // write side and closes. Without this callback that happens right away.
+    // writing: reply with c.write() here; once output is flushed the library shuts down
+    // its write side and closes (bounded by Options::close_timeout). Without this
+    // callback that happens right away. A reply that is not ready yet cannot be awaited
+    // past this call: write it here or lose it.
     std::function<Action(Conn c)> eof;
     // Pending output fell below Options::low_water (after being at or above it).
     std::function<void(Conn c)> drained;
