@@ -107,7 +107,7 @@ public:
     int addr_index() const;  // which address passed to serve() it came from
     int loop_index() const;  // which loop serves it
     bool is_udp() const;     // UDP: one Conn per datagram, no handle, no timers
-    int fd() const;          // for socket options; do not read, write or close it
+    int fd() const;          // for socket options only; in `closed`, the number it had
     const SocketAddress& local_addr() const;
     const SocketAddress& remote_addr() const;
     std::size_t pending_output() const;  // bytes written but not yet accepted by the kernel
