@@ -246,12 +246,27 @@ std::string fence_language(const std::string& path) {
     return path.find("CMakeLists.txt") != std::string::npos ? "cmake" : "text";
 }
 
-// Finds the markdown files that may hold generated parts: the top level and diagrams/.
+bool is_dir(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Every markdown file of the project, as paths relative to root. Hidden folders and build
+// folders (build, build-asan, ...) are not the project's.
+void find_markdown(const std::string& root, const std::string& dir, std::vector<std::string>* files) {
+    for (const auto& name : list_dir(root + "/" + dir)) {
+        std::string path = dir + name;
+        if (is_dir(root + "/" + path)) {
+            if (name != "build" && !starts_with(name, "build-")) find_markdown(root, path + "/", files);
+        } else if (name.size() > 3 && name.substr(name.size() - 3) == ".md") {
+            files->push_back(path);
+        }
+    }
+}
+
 std::vector<std::string> markdown_files(const std::string& root) {
     std::vector<std::string> files;
-    for (const std::string dir : {"", "diagrams/"})
-        for (const auto& name : list_dir(root + "/" + dir))
-            if (name.size() > 3 && name.substr(name.size() - 3) == ".md") files.push_back(dir + name);
+    find_markdown(root, "", &files);
     return files;
 }
 
