@@ -48,7 +48,7 @@
 namespace {
 
 constexpr std::size_t kReadSize = 64 * 1024;     // one read(2)
-constexpr std::size_t kReadBudget = 256 * 1024;  // per connection per turn of the loop
+constexpr int kReadsPerTurn = 4;                 // per connection per turn of the loop: 256 KiB at most
 constexpr std::size_t kHighWater = 1024 * 1024;  // unsent bytes at which we stop reading...
 constexpr std::size_t kLowWater = 256 * 1024;    // ...and below which we read again
 constexpr int kMaxEvents = 256;                  // events taken from the kernel per epoll_wait
@@ -56,9 +56,9 @@ constexpr int kMaxEvents = 256;                  // events taken from the kernel
 // ANCHOR: conn
 struct Conn {
     common::Fd fd;
-    std::uint32_t gen = 0;   // tells this connection from earlier ones with the same fd
-    std::string out;         // read but not yet written back; out[0, sent) is done
-    std::size_t sent = 0;    //
+    std::uint32_t gen = 0;  // tells this connection from earlier ones with the same fd
+    std::string out;        // read but not yet written back; out[0, sent) is done
+    std::size_t sent = 0;
     bool reading = true;     // false while the output is above the high-water mark
     bool peer_done = false;  // read() returned 0: the client sends nothing more
     bool want_out = false;   // EPOLLOUT is in the registered interest
@@ -84,7 +84,9 @@ std::uint64_t token(int fd, std::uint32_t gen) {
 }
 
 // The connection a token names, or nullptr if it has closed since -- even when its fd
-// number already belongs to a newer connection.
+// number already belongs to a newer connection. (For an echo, a stale entry reaching the
+// newer connection would only make us read it early: harmless, but by luck. Any state kept
+// per connection, a half-parsed request or a pending close, would go to the wrong client.)
 Conn* find(Server& server, std::uint64_t tok) {
     auto fd = static_cast<std::size_t>(tok & 0xffffffffu);
     if (fd >= server.conns.size() || !server.conns[fd]) return nullptr;
@@ -252,8 +254,8 @@ void on_accept(Server& server) {
 // ANCHOR: on-readable
 void on_readable(Server& server, Conn& c) {
     char buf[kReadSize];
-    for (std::size_t total = 0; c.reading && !c.peer_done;) {
-        if (total >= kReadBudget) {
+    for (int reads = 0; c.reading && !c.peer_done; ++reads) {
+        if (reads == kReadsPerTurn) {
             // Others get their turn first. More may be waiting, and no edge will say so.
             mark_ready(server, c);
             break;
@@ -271,7 +273,6 @@ void on_readable(Server& server, Conn& c) {
             c.peer_done = true;
             break;
         }
-        total += static_cast<std::size_t>(n);
         if (!echo(c, buf, static_cast<std::size_t>(n))) {
             close_conn(server, c);
             return;
@@ -381,7 +382,8 @@ int main(int argc, char** argv) {
                 close_conn(server, *c);  // reset: nothing can be sent back any more
                 continue;
             }
-            if (ev & (EPOLLIN | EPOLLHUP)) on_readable(server, *c);
+            // Already on the ready list: it gets its turn there, like everybody else (epoll(7)).
+            if ((ev & (EPOLLIN | EPOLLHUP)) && !c->queued) on_readable(server, *c);
             // on_readable may have closed c: ask again rather than trust the pointer.
             if ((ev & EPOLLOUT) && (c = find(server, tok))) on_writable(server, *c);
         }
