@@ -47,11 +47,13 @@
 
 namespace {
 
+// ANCHOR: constants
 constexpr std::size_t kReadSize = 64 * 1024;     // one read(2)
 constexpr int kReadsPerTurn = 4;                 // per connection per turn of the loop: 256 KiB at most
 constexpr std::size_t kHighWater = 1024 * 1024;  // unsent bytes at which we stop reading...
 constexpr std::size_t kLowWater = 256 * 1024;    // ...and below which we read again
 constexpr int kMaxEvents = 256;                  // events taken from the kernel per epoll_wait
+// ANCHOR_END: constants
 
 // ANCHOR: conn
 struct Conn {
