@@ -1,5 +1,6 @@
 #include "common/listen.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -24,10 +25,20 @@ Fd listen_on(const Address& address, const ListenOptions& options, std::string* 
         if (error) *error = "cannot listen on " + address.url() + ": " + std::strerror(errno);
         return Fd();
     };
-    int type = (address.is_stream() ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC;
-    if (options.nonblocking) type |= SOCK_NONBLOCK;
+    int type = address.is_stream() ? SOCK_STREAM : SOCK_DGRAM;
+#ifdef SOCK_CLOEXEC
+    // Linux and the BSDs set both flags atomically with the socket: no window in which
+    // a fork+exec elsewhere in the process could inherit it.
+    type |= SOCK_CLOEXEC | (options.nonblocking ? SOCK_NONBLOCK : 0);
     Fd fd(::socket(address.family(), type, 0));
     if (!fd) return failed("socket");
+#else
+    Fd fd(::socket(address.family(), type, 0));
+    if (!fd) return failed("socket");
+    if (fcntl(fd.get(), F_SETFD, FD_CLOEXEC) != 0) return failed("fcntl");
+    if (options.nonblocking && fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) | O_NONBLOCK) != 0)
+        return failed("fcntl");
+#endif
     if (!address.is_unix()) {
         // Without SO_REUSEADDR a restart fails with EADDRINUSE while the previous
         // run's connections sit in TIME_WAIT (tcp(7)).

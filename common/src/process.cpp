@@ -32,7 +32,15 @@ void on_stop_signal(int) {
 
 void install_signal_handlers(const char* program) {
     g_program = program;
-    if (g_stop_pipe[0] < 0 && ::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) die("pipe2", errno);
+    if (g_stop_pipe[0] < 0) {
+        if (::pipe(g_stop_pipe) != 0) die("pipe", errno);
+        for (int fd : g_stop_pipe) {
+            // Non-blocking so the handler never blocks on a full pipe; close-on-exec so a
+            // child process does not inherit it. Set before any signal can arrive.
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        }
+    }
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ignore, nullptr);
