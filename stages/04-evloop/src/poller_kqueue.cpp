@@ -31,18 +31,21 @@ public:
     int add(int fd, unsigned interest) override {
         if (fd < 0) return EBADF;
         if (static_cast<std::size_t>(fd) >= interest_.size()) {
-            interest_.resize(static_cast<std::size_t>(fd) + 1, kNone);
+            interest_.resize(static_cast<std::size_t>(fd) + 1, kUnregistered);
             slot_.resize(interest_.size(), -1);
         }
+        if (known(fd)) return EEXIST;
         return change(fd, kNone, interest);
     }
     int modify(int fd, unsigned interest) override {
         if (!known(fd)) return ENOENT;
-        return change(fd, interest_[static_cast<std::size_t>(fd)], interest);
+        return change(fd, current(fd), interest);
     }
     int remove(int fd) override {
         if (!known(fd)) return ENOENT;
-        return change(fd, interest_[static_cast<std::size_t>(fd)], kNone);
+        int err = change(fd, current(fd), kNone);
+        interest_[static_cast<std::size_t>(fd)] = kUnregistered;
+        return err;
     }
 
     int wait(std::vector<PollEvent>& out, int timeout_ms) override {
@@ -81,7 +84,12 @@ public:
     const char* name() const override { return "kqueue"; }
 
 private:
-    bool known(int fd) const { return fd >= 0 && static_cast<std::size_t>(fd) < interest_.size(); }
+    static constexpr int kUnregistered = -1;
+    bool known(int fd) const {
+        return fd >= 0 && static_cast<std::size_t>(fd) < interest_.size() &&
+               interest_[static_cast<std::size_t>(fd)] != kUnregistered;
+    }
+    unsigned current(int fd) const { return static_cast<unsigned>(interest_[static_cast<std::size_t>(fd)]); }
 
     int change(int fd, unsigned before, unsigned after) {
         struct kevent changes[2];
@@ -94,15 +102,15 @@ private:
         };
         filter(kReadable, EVFILT_READ);
         filter(kWritable, EVFILT_WRITE);
-        interest_[static_cast<std::size_t>(fd)] = after;
+        interest_[static_cast<std::size_t>(fd)] = static_cast<int>(after);
         if (n == 0) return 0;
         return ::kevent(kq_, changes, n, nullptr, 0, nullptr) == 0 ? 0 : errno;
     }
 
     int kq_;
     std::vector<struct kevent> events_ = std::vector<struct kevent>(256);
-    std::vector<unsigned> interest_;  // fd -> filters currently added
-    std::vector<int> slot_;           // fd -> index in this wait's output, or -1
+    std::vector<int> interest_;  // fd -> filters currently added, or kUnregistered
+    std::vector<int> slot_;      // fd -> index in this wait's output, or -1
 };
 
 }  // namespace
