@@ -215,3 +215,30 @@ TEST_CASE("reuse_input_buffer hands out the loop's buffer; otherwise each connec
         }
     }
 }
+
+TEST_CASE("a connection's timer fires on its loop, a cancelled one never, and none after the close") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        Log log;
+        evloop::Events ev;
+        ev.opened = [&](Conn c, evloop::ConnOptions&) {
+            auto cancelled = c.after(30ms, [&](Conn) { log.add("cancelled fired"); });
+            c.cancel_timer(cancelled);
+            c.after(60ms, [&](Conn conn) {
+                log.add("fired");
+                conn.write("tick");
+            });
+            c.after(scaled(300ms), [&](Conn) { log.add("late fired"); });  // the client has gone by then
+            return Action::none;
+        };
+        Running server(ev, {.backend = backend});
+        auto start = std::chrono::steady_clock::now();
+        {
+            Client c(server.url());
+            CHECK(c.recv_exact(4) == "tick");
+            CHECK(std::chrono::steady_clock::now() - start >= 60ms);
+        }
+        std::this_thread::sleep_for(scaled(400ms));
+        CHECK(log.entries() == std::vector<std::string>{"fired"});
+    }
+}
