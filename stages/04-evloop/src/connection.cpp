@@ -119,9 +119,14 @@ void Connection::on_readable() {
 
 void Connection::on_eof() {
     peer_eof_ = true;
+    arm_close_timer();  // bounds the half-closed state, whoever ends it
     const Events& ev = loop_.shared().events;
-    Action action = ev.eof ? ev.eof(Conn(this)) : Action::none;
-    after_app_call(action);
+    if (!ev.eof) {
+        request_close();  // nobody to reply: flush, then our FIN
+        after_app_call();
+        return;
+    }
+    after_app_call(ev.eof(Conn(this)));
 }
 
 void Connection::wake() {

@@ -1,10 +1,11 @@
 // One stream connection (TCP or unix) on its loop, or the stand-in a UDP socket uses
 // for each datagram. The life of a stream connection:
 //
-//   open --data--> open --peer EOF--> half-closed --output flushed--> shutdown(SHUT_WR), closed
-//     |                                    ^
-//     +--Action::close / detach / stop-----+-- flush output first, bounded by a timeout
-//     +--read or write error, idle timeout, output cap-------------------------> closed
+//   open --data--> open --peer EOF--> half-closed --app closes--+
+//     |                                                         v
+//     +--Action::close / detach / stop-------------> flush output, then shutdown(SHUT_WR)
+//     |                                              and close (or hand over the socket)
+//     +--read or write error, idle timeout, output cap, flush or half-close timeout--> closed
 //
 // Reading pauses while pending output is above the high water mark and resumes below
 // the low one, so a peer that sends without reading cannot grow the server.

@@ -82,14 +82,13 @@ void Connection::flush() {
 
 // ANCHOR: ending
 void Connection::finish_if_flushed() {
-    bool ending = ending_ != Ending::none || peer_eof_;
     if (!output_.empty()) {
-        if (ending) arm_close_timer();
+        if (ending_ != Ending::none) arm_close_timer();
         return;
     }
     if (ending_ == Ending::detach) {
         detach_now();
-    } else if (ending) {
+    } else if (ending_ == Ending::close) {
         // After the peer's EOF our FIN is the last thing to send (the half-close).
         if (peer_eof_) ::shutdown(fd_, SHUT_WR);
         close_now(0);

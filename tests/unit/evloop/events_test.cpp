@@ -28,7 +28,7 @@ TEST_CASE("events fire in order: serving, opened, data, eof, closed") {
         };
         ev.eof = [&](Conn) {
             log.add("eof");
-            return Action::none;
+            return Action::close;
         };
         ev.closed = [&](Conn, int error) { log.add("closed " + std::to_string(error)); };
         Running server(ev, {.backend = backend});

@@ -92,13 +92,53 @@ TEST_CASE("after the peer's EOF the application can still reply; then the server
         };
         ev.eof = [](Conn c) {
             c.write("<bye>");
-            return Action::none;
+            return Action::close;
         };
         Running server(ev, {.backend = backend});
         Client c(server.url());
         c.send("question");
         c.shutdown_write();
         CHECK(c.recv_until_eof() == "question<bye>");
+    }
+}
+
+TEST_CASE("a half-closed connection stays writable until the application ends it") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        Log log;
+        evloop::Events ev;
+        ev.eof = [&](Conn c) {
+            c.after(100ms, [](Conn later) {
+                later.write("late answer");
+                later.close();
+            });
+            return Action::none;  // not done yet: the answer comes from the timer
+        };
+        ev.closed = [&](Conn, int error) { log.add("closed " + std::to_string(error)); };
+        Running server(ev, {.backend = backend});
+        Client c(server.url());
+        c.shutdown_write();
+        CHECK(c.recv_until_eof() == "late answer");
+        CHECK(log.wait_count("closed 0", 1));
+    }
+}
+
+TEST_CASE("a half-closed connection nobody ends is closed by the close timeout") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        Log log;
+        evloop::Events ev;
+        ev.eof = [](Conn) { return Action::none; };
+        ev.closed = [&](Conn, int error) { log.add("closed " + std::to_string(error)); };
+        evloop::Options opt{.backend = backend};
+        opt.close_timeout = 200ms;
+        Running server(ev, opt);
+        Client c(server.url());
+        c.shutdown_write();
+        auto start = std::chrono::steady_clock::now();
+        CHECK(c.recv_until_eof() == "");
+        CHECK(std::chrono::steady_clock::now() - start >= 200ms);
+        CHECK(log.wait_count("closed " + std::to_string(ETIMEDOUT), 1));
     }
 }
 

@@ -149,11 +149,11 @@ struct Events {
     // Just before each write attempt of `amount` bytes.
     std::function<void(Conn c, std::size_t amount)> pre_write;
 
-    // The peer finished sending (read returned 0). The connection stays open for
-    // writing: reply with c.write() here; once output is flushed the library shuts down
-    // its write side and closes (bounded by Options::close_timeout). Without this
-    // callback that happens right away. A reply that is not ready yet cannot be awaited
-    // past this call: write it here or lose it.
+    // The peer finished sending (read returned 0): the half-close. Reading stops; writing
+    // goes on. Reply with c.write(), here or later (a timer, a Handle), and end with
+    // Action::close (or c.close(), Handle::close): the library flushes, shuts down its
+    // write side and closes. Options::close_timeout bounds the half-closed state. Without
+    // this callback the library ends it at once: flush, FIN, close.
     std::function<Action(Conn c)> eof;
     // Pending output fell below Options::low_water (after being at or above it).
     std::function<void(Conn c)> drained;
