@@ -23,7 +23,8 @@
 
 namespace {
 
-constexpr std::size_t kReadSize = 16 * 1024;  // at most this much per read
+constexpr std::size_t kReadSize = 16 * 1024;    // at most this much per read
+constexpr useconds_t kAcceptRetryUs = 100'000;  // pause after accept fails for want of resources
 
 // ANCHOR: conn
 struct Conn {
@@ -42,8 +43,10 @@ const char* errno_name(int err) {
 }
 
 // ANCHOR: write-all
-// Writes everything, blocking as long as the client takes to read it. EINTR is retried
-// unless it came from a stop request, so SIGTERM still ends a write that never finishes.
+// Writes everything, blocking as long as the client takes to read it. A signal that lands
+// after some bytes went out does not fail the write: it returns a short count (write(2),
+// signal(7)). So a stop request is looked for after every short write as well as on EINTR;
+// otherwise SIGTERM would only send us back to block on a client that never reads.
 bool write_all(int fd, const char* data, std::size_t len) {
     while (len > 0) {
         ssize_t n = ::write(fd, data, len);
@@ -55,6 +58,7 @@ bool write_all(int fd, const char* data, std::size_t len) {
         common::trace("write fd %d -> %zd", fd, n);
         data += n;
         len -= static_cast<std::size_t>(n);
+        if (len > 0 && common::stop_requested()) return false;
     }
     return true;
 }
@@ -73,11 +77,16 @@ void on_accept(Server& server) {
     // which queues completed connections on the listener until we take them (listen(2)).
     int fd = ::accept4(server.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
-        // EINTR (a signal: the loop checks for a stop request), ECONNABORTED (the client
-        // gave up while queued), EMFILE: nothing to do but try again.
-        common::trace("accept -> %s", errno_name(errno));
-        if (errno == EMFILE || errno == ENFILE)
-            common::warn_limited("accept", std::string("accept: ") + std::strerror(errno));
+        int err = errno;
+        common::trace("accept -> %s", errno_name(err));
+        // EINTR (a signal: the loop checks for a stop request), ECONNABORTED (the client gave
+        // up while queued): just try again. Out of descriptors or memory, the client stays
+        // queued and accept fails again at once, so retrying at once would spin. Holding no
+        // client we have nothing to close, so pause instead (a signal cuts it short, usleep(3)).
+        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+            common::warn_limited("accept", std::string("accept: ") + std::strerror(err) + "; retrying");
+            ::usleep(kAcceptRetryUs);
+        }
         return;
     }
     common::trace("accept -> fd %d", fd);
