@@ -13,7 +13,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <string>
@@ -181,63 +180,6 @@ TEST_SUITE("multiaddr") {
         }  // each socket closes before its reply: the replies bounce with ICMP port unreachable
         check_udp_echo(server->addresses()[0], 256, 300);
         CHECK(server->alive());
-    }
-
-    TEST_CASE("a unix socket path left stale by kill -9 is taken over by a restart") {
-        harness::Case c({.needs_own_server = true, .start_server = false, .check_fds = false});
-        if (c.skipped()) return;
-        std::string path = unix_path("stale");
-        auto first = c.start_server(options_with(c, {"unix://" + path}));
-        first->kill();
-        REQUIRE_MESSAGE(exists(path), "SIGKILL should have left " << path << " behind");
-        auto second = c.start_server(options_with(c, {"unix://" + path}));
-        check_stream_echo(second->addresses()[0], 40);
-        second->stop(scaled(2s));
-        CHECK(!exists(path));
-    }
-
-    TEST_CASE("a unix path held by a live server or a regular file is refused and left untouched") {
-        harness::Case c({.needs_own_server = true, .start_server = false, .check_fds = false});
-        if (c.skipped()) return;
-        std::string live = unix_path("live");
-        auto owner = c.start_server(options_with(c, {"unix://" + live}));
-        auto args = c.server_options().args;
-        auto refused = [&](const std::string& path) {
-            auto a = args;
-            a.insert(a.end(), {"--listen", "unix://" + path});
-            auto r = harness::run_to_exit(harness::target().server_path, a, scaled(2s), "listening on ");
-            INFO("unix://" << path << ": " << r.status.describe() << ", stderr: " << r.err);
-            CHECK((r.status.exited && r.status.code == 1));
-            CHECK(r.out.find("listening on") == std::string::npos);
-        };
-        refused(live);
-        check_stream_echo(owner->addresses()[0], 50);  // the owner still has its address
-        std::string file = unix_path("file");
-        { std::ofstream(file) << "precious"; }
-        refused(file);
-        std::ifstream in(file);
-        std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        CHECK(content == "precious");
-        ::unlink(file.c_str());
-    }
-
-    TEST_CASE("a 107 byte unix path works and a 108 byte one is refused with nothing created") {
-        harness::Case c({.needs_own_server = true, .start_server = false, .check_fds = false});
-        if (c.skipped()) return;
-        std::string base = "/tmp/evloop-ma-" + std::to_string(::getpid()) + "-";
-        std::string fits = base + std::string(107 - base.size(), 'a');
-        std::string too_long = base + std::string(108 - base.size(), 'b');
-        REQUIRE(fits.size() == 107);
-        auto server = c.start_server(options_with(c, {"unix://" + fits}));
-        check_stream_echo(server->addresses()[0], 60);
-        server->stop(scaled(2s));
-        auto args = c.server_options().args;
-        args.insert(args.end(), {"--listen", "unix://" + too_long});
-        auto r = harness::run_to_exit(harness::target().server_path, args, scaled(2s), "listening on ");
-        INFO(r.status.describe() << ", stderr: " << r.err);
-        CHECK(!(r.status.exited && r.status.code == 0));
-        CHECK(r.out.find("listening on") == std::string::npos);
-        CHECK(!exists(too_long));
     }
 
     TEST_CASE("with --loops 4 each --balance mode gives every loop at least 10 percent of 1000 connections") {
