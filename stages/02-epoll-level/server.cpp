@@ -81,8 +81,10 @@ void watch(Server& server, int fd) {
 }
 
 // ANCHOR: write-all
-// Writes everything, blocking as long as the client takes to read it. EINTR is retried
-// unless it came from a stop request, so SIGTERM still ends a write that never finishes.
+// Writes everything, blocking as long as the client takes to read it. A signal that lands
+// after some bytes went out does not fail the write: it returns a short count (write(2),
+// signal(7)). So a stop request is looked for after every short write as well as on EINTR;
+// otherwise SIGTERM would only send us back to block on a client that never reads.
 bool write_all(int fd, const char* data, std::size_t len) {
     while (len > 0) {
         // LIMITATION: a blocking write waits for this client to read; every other client waits too.
@@ -95,6 +97,7 @@ bool write_all(int fd, const char* data, std::size_t len) {
         common::trace("write fd %d -> %zd", fd, n);
         data += n;
         len -= static_cast<std::size_t>(n);
+        if (len > 0 && common::stop_requested()) return false;
     }
     return true;
 }

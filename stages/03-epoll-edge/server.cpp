@@ -1,30 +1,24 @@
 // Stage 03: edge-triggered epoll with non-blocking sockets, done right.
 //
-// Adds: every socket non-blocking and registered once, edge-triggered; reads until EAGAIN;
-// a per-connection output buffer, with EPOLLOUT asked for only while it holds bytes; a
-// high- and low-water mark, so a client that does not read costs bounded memory; a read
-// budget per turn and a ready list, so one fast client cannot starve the others; running
-// out of file descriptors handled without spinning and without forgetting the clients
-// still queued. Lacks: timers (an idle client stays forever), several listeners or
-// threads, and reuse: the loop is welded to the echo. Stage 04 turns it into a library.
+// Adds: non-blocking sockets registered once, edge-triggered, read until EAGAIN; an output
+// buffer per connection, with EPOLLOUT asked for only while it holds bytes; high- and
+// low-water marks, so a client that does not read costs bounded memory; a read budget and a
+// ready list, so a fast client cannot starve the others; running out of descriptors with
+// neither a spin nor a forgotten queue. Lacks: timers (an idle client stays forever), more
+// listeners or threads, reuse: the loop is welded to the echo. Stage 04 makes it a library.
 //
 // Most of the odd code below answers a fault in epoll's design (epoll(7)):
-//  * It watches open file descriptions but reports the descriptor numbers it was given.
-//    close() takes a socket out of the set only once every duplicate is closed too
-//    (dup(2), fork(2)), so a stray copy keeps events coming for a number we closed.
-//    Every fd here is close-on-exec and none is ever duplicated.
-//  * Numbers come back at once: the next accept() returns the lowest free one. An event or
-//    a ready-list entry that outlives its connection would reach a stranger, so each names
-//    the connection's generation as well as its fd (nginx keeps an "instance" bit for this).
-//  * Edge-triggered means "something changed", not "something is there". Bytes left
-//    waiting when we stop reading (budget spent, output full) are never announced again:
-//    we must go back for them ourselves, from the ready list.
-//  * So is the listener: the accept() that fails with EMFILE consumes the edge, and the
-//    connections still queued behind it are not announced again. We retry when one closes.
-//  * A short read "means" the socket is drained for stream files, says epoll(7); not for
-//    TCP, where a read also stops short at an urgent mark (tcp(7)). We read until EAGAIN.
-//  * EPOLLERR and EPOLLHUP come whether asked for or not, and each change of interest is a
-//    system call, so we change it only when the output buffer empties or fills.
+//  * It watches open file descriptions but reports descriptor numbers: a copy made by dup(2)
+//    or fork(2) keeps events coming for a number we closed. Every fd here is close-on-exec.
+//  * accept() hands a closed number straight out again, so every event and ready-list entry
+//    carries the connection's generation beside its fd (nginx keeps an "instance" bit).
+//  * Edge-triggered reports changes, not states: bytes left unread (budget spent, output
+//    full) are never announced again, so we go back for them from the ready list. So too
+//    the listener: an accept() that fails with EMFILE spends the edge; we retry on a close.
+//  * A short read stands for EAGAIN on stream files, says epoll(7); not on TCP, where a read
+//    also stops short at an urgent mark (tcp(7)). We read until EAGAIN.
+//  * EPOLLERR and EPOLLHUP come unasked, and each change of interest is a system call, made
+//    only when the output buffer fills or empties.
 //
 // Try it: stage03-echo --trace, then `nc 127.0.0.1 5000` in two terminals.
 
@@ -85,10 +79,9 @@ std::uint64_t token(int fd, std::uint32_t gen) {
     return (std::uint64_t{gen} << 32) | static_cast<std::uint32_t>(fd);
 }
 
-// The connection a token names, or nullptr if it has closed since -- even when its fd
-// number already belongs to a newer connection. (For an echo, a stale entry reaching the
-// newer connection would only make us read it early: harmless, but by luck. Any state kept
-// per connection, a half-parsed request or a pending close, would go to the wrong client.)
+// The connection a token names, or nullptr if it has closed since, even when its fd number
+// is a newer connection's. (Here a stale entry would only make us read a newcomer early:
+// harmless by luck. State kept per connection, like a half-read request, would not be.)
 Conn* find(Server& server, std::uint64_t tok) {
     auto fd = static_cast<std::size_t>(tok & 0xffffffffu);
     if (fd >= server.conns.size() || !server.conns[fd]) return nullptr;
@@ -127,18 +120,25 @@ const char* errno_name(int err) {
     return name ? name : "?";
 }
 
+// ADD or MOD `fd` with `events`; epoll hands `tok` back with each of its events.
+bool watch(Server& server, int op, int fd, std::uint32_t events, std::uint64_t tok) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = tok;
+    return epoll_ctl(server.epoll.get(), op, fd, &ev) == 0;
+}
+
 // ANCHOR: interest
 // EPOLLOUT only while output is pending. Edge-triggered, a permanent EPOLLOUT would not
 // spin (nginx registers it once for good), but every event would carry it and send us to
 // on_writable for nothing -- and level-triggered, as in stage 04's poll backend, it spins.
 void set_interest(Server& server, Conn& c, bool want_out) {
     if (c.want_out == want_out) return;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLET | (want_out ? EPOLLOUT : 0u);
-    ev.data.u64 = token(c.fd.get(), c.gen);
-    if (epoll_ctl(server.epoll.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) != 0) common::die("epoll_ctl", errno);
+    std::uint32_t events = EPOLLIN | EPOLLET | (want_out ? EPOLLOUT : 0u);
+    if (!watch(server, EPOLL_CTL_MOD, c.fd.get(), events, token(c.fd.get(), c.gen)))
+        common::die("epoll_ctl", errno);
     c.want_out = want_out;
-    common::trace("epoll_ctl fd %d MOD %s", c.fd.get(), event_names(ev.events).c_str());
+    common::trace("epoll_ctl fd %d MOD %s", c.fd.get(), event_names(events).c_str());
 }
 // ANCHOR_END: interest
 
@@ -211,13 +211,9 @@ void settle(Server& server, Conn& c) {
 void add_conn(Server& server, int fd) {
     auto c = std::make_unique<Conn>();
     c->fd = common::Fd(fd);
-    c->gen = server.next_gen++;
-    if (server.next_gen == 0) server.next_gen = 1;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLET;
-    ev.data.u64 = token(fd, c->gen);
+    c->gen = server.next_gen++;  // after 2^32 connections 0 comes round: harmless, fds differ
     // ADD looks at the socket as it is, so bytes that arrived before it are announced too.
-    if (epoll_ctl(server.epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (!watch(server, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, token(fd, c->gen))) {
         common::warn_limited("epoll_ctl", std::string("epoll_ctl: ") + std::strerror(errno));
         return;  // c closes the fd
     }
@@ -349,12 +345,9 @@ int main(int argc, char** argv) {
     if (!server.epoll) common::die("epoll_create1", errno);
     const std::uint64_t listener_token = token(server.listener.get(), 0);
     const std::uint64_t stop_token = token(common::stop_fd(), 0);
-    for (int fd : {server.listener.get(), common::stop_fd()}) {
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLET;
-        ev.data.u64 = token(fd, 0);
-        if (epoll_ctl(server.epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) common::die("epoll_ctl", errno);
-    }
+    for (int fd : {server.listener.get(), common::stop_fd()})  // SIGINT, SIGTERM arrive as events
+        if (!watch(server, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, token(fd, 0)))
+            common::die("epoll_ctl", errno);
     common::announce_listening(common::local_url(server.listener.get(), cli.listen.front()));
 
     // ANCHOR: loop
