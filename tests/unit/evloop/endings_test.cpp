@@ -13,7 +13,7 @@ using namespace t;
 using evloop::Action;
 using evloop::Conn;
 
-TEST_CASE("after the peer's EOF the application can still reply; then the server shuts down its side") {
+TEST_CASE("after the peer's EOF the application can still reply and then the server shuts down its side") {
     for (auto backend : backends()) {
         CAPTURE(std::string(evloop::backend_name(backend)));
         evloop::Events ev;

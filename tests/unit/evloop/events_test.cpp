@@ -179,7 +179,7 @@ TEST_CASE("the before-write hook sees every write attempt and its size first") {
     }
 }
 
-TEST_CASE("reuse_input_buffer hands out the loop's buffer; otherwise each connection gets its own copy") {
+TEST_CASE("reuse_input_buffer hands out the loop's buffer and otherwise each connection gets its own copy") {
     for (auto backend : backends()) {
         for (bool reuse : {true, false}) {
             CAPTURE(std::string(evloop::backend_name(backend)));

@@ -107,7 +107,7 @@ TEST_CASE("an idle connection is closed with ETIMEDOUT while a trickling one sur
     }
 }
 
-TEST_CASE("over max_conns a new connection is closed at once; a slot frees when one leaves") {
+TEST_CASE("over max_conns a new connection is closed at once and a slot frees when one leaves") {
     for (auto backend : backends()) {
         CAPTURE(std::string(evloop::backend_name(backend)));
         Log log;
