@@ -81,6 +81,9 @@ Case::~Case() {
     bool unwinding = std::uncaught_exceptions() > 0;
     try {
         if (server_) {
+            // A client's error is often the first sign of a dying server: its sockets close
+            // before it can be reaped (_exit(2)). Give it a moment, so the report says so.
+            if (unwinding && server_->alive()) server_->wait(milliseconds(100));
             if (!server_->alive()) {
                 ExitStatus status = *server_->exit_status();
                 bool by_watchdog = watchdog_fired() && status.signaled && status.signal == SIGKILL;

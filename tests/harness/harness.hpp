@@ -216,6 +216,9 @@ public:
     char proc_state();
     // Waits until proc_state() is `state` (e.g. 'T' after SIGSTOP); false on timeout.
     bool wait_for_state(char state, Duration timeout);
+    // Every thread is asleep ('S'): blocked in a call such as read, write or epoll_wait, and
+    // not running. False once it has exited.
+    bool asleep();
 
     // CPU use as a fraction of one core over `interval` of wall time.
     double cpu_fraction_over(Duration interval);
@@ -356,6 +359,15 @@ struct ReadResult {
     int error = 0;  // errno for reset/error
 };
 
+// The server's end of a client's TCP connection, as the kernel reports it (sock_diag(7)).
+struct FarEnd {
+    int state = 0;                // TCP_ESTABLISHED, TCP_CLOSE_WAIT, ... (netinet/tcp.h)
+    std::uint64_t unread = 0;     // arrived and not yet read by the server; a FIN counts one
+    std::uint64_t unacked = 0;    // written by the server and not yet acknowledged by the client
+    std::uint32_t in_flight = 0;  // segments it has sent that the client has not acknowledged
+    bool operator==(const FarEnd&) const = default;
+};
+
 // A client socket: SOCK_CLOEXEC, non-blocking underneath; every call waits with poll()
 // up to its deadline (and never past the case's). Registered with the watchdog, which
 // shuts it down when the case overruns. Closes on destruction.
@@ -388,6 +400,14 @@ public:
     // True if readable (data, EOF or error) before the deadline.
     bool wait_readable(Deadline deadline);
 
+    // What our kernel holds: received and not read yet (SIOCINQ), and sent and not yet
+    // acknowledged, a FIN counting one (SIOCOUTQ); tcp(7).
+    std::uint64_t unread_bytes() const;
+    std::uint64_t unacked_bytes() const;
+    // The server's end of this connection, looked up by address and port. Nothing for a unix
+    // socket or a server in another network namespace.
+    std::optional<FarEnd> far_end() const;
+
     void shutdown_write();  // shutdown(SHUT_WR): the server sees EOF
     void set_nodelay(bool on);
     // Close with SO_LINGER {1, 0}: the kernel sends RST instead of FIN (socket(7)).
@@ -408,6 +428,44 @@ Duration round_trip(Conn& conn, const Pattern& pattern, std::uint64_t offset, st
 
 // "Is it still serving?": a fresh connection, one round trip of `bytes`, a clean close.
 void check_echo(const common::Address& address, std::size_t bytes = 64, Deadline deadline = {});
+
+// ---------------------------------------------------------------- echo the server holds
+
+// Where the bytes of a client that sends and reads nothing back are: in our send queue,
+// unread at the server, in the server's own memory, in its send queue, or in our receive
+// queue. The kernel reports all but the server's memory, so that part is what is left:
+// `held`. A blocking server holds what its blocked write() has not taken yet; an
+// event-driven one its output buffer.
+struct Backlog {
+    std::uint64_t sent = 0;  // bytes the client has sent; none read back
+    std::uint64_t held = 0;  // read by the server and not yet written to its socket
+    bool observed = false;   // the far end was found, so `held` means something
+    bool asleep = false;     // the server slept throughout (taken as true with --address)
+    bool settled = false;    // two looks a moment apart agreed (settle() only)
+    std::uint64_t our_unacked = 0, our_unread = 0;
+    FarEnd far{};
+    std::string describe() const;  // one line, for assertion messages
+};
+
+// Looks until two looks a moment apart agree, nothing the server sent is waiting for the
+// client's (possibly delayed) acknowledgement, and the server (when given) slept through
+// both looks; or until the deadline passes: then `settled` is false. `sent`: what the
+// client has sent.
+Backlog settle(Conn& conn, std::uint64_t sent, Server* server, Deadline deadline,
+               Duration quiet = milliseconds(2));
+
+// Sends `pattern` from offset 0 on a fresh connection, reading nothing back, until the
+// server holds echo it cannot write because the way back is full (its send buffer and our
+// receive buffer): a blocking server is then stuck in write(), an event-driven one has
+// output queued. Stops as soon as it sees that, so little input is left unread. Without a
+// far end to look at, sends until nothing goes out for 200 ms (scaled) instead. Throws when
+// the server dies, or takes 256 MiB without ever holding any echo back.
+Backlog fill_until_held(Conn& conn, const Pattern& pattern, Server* server, Deadline deadline = {});
+
+// Sends our FIN (shutdown(SHUT_WR)) and waits, reading nothing, until the server has dealt
+// with it: its kernel has the FIN, or the FIN waits behind input the server is not reading,
+// and the server has settled again. Then an event-driven server has read the EOF.
+Backlog half_close_and_settle(Conn& conn, std::uint64_t sent, Server* server, Deadline deadline = {});
 
 // ---------------------------------------------------------------- one full-duplex stream
 

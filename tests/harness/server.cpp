@@ -430,6 +430,26 @@ bool Server::wait_for_state(char state, Duration timeout) {
     return true;
 }
 
+bool Server::asleep() {
+    if (impl_->status) return false;
+    std::string dir_path = "/proc/" + std::to_string(impl_->pid) + "/task";
+    DIR* dir = ::opendir(dir_path.c_str());
+    if (!dir) return false;
+    bool all = true, any = false;
+    while (dirent* e = ::readdir(dir)) {
+        if (e->d_name[0] == '.') continue;
+        bool ok = false;
+        std::string stat = read_file(dir_path + "/" + e->d_name + "/stat", &ok);
+        auto paren = stat.rfind(')');
+        // A thread that ended since readdir has no stat: it is not running either.
+        if (!ok || paren == std::string::npos || paren + 2 >= stat.size()) continue;
+        any = true;
+        if (stat[paren + 2] != 'S') all = false;
+    }
+    ::closedir(dir);
+    return any && all;
+}
+
 double Server::cpu_fraction_over(Duration interval) {
     double before = cpu_seconds();
     auto start = Clock::now();
