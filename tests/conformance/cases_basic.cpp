@@ -4,7 +4,8 @@
 //
 // Adding a case: a TEST_CASE inside the tier's TEST_SUITE, named with a sentence about the
 // behaviour (no commas, semicolons or brackets: doctest filters and CMake lists split on
-// them). Mark cases that take over 10 s with `* doctest::description("slow")`.
+// them). Mark a case that takes over 10 s with `* doctest::description("slow")`, and one
+// whose bound is a latency or a CPU share with "serial" (harness.hpp says more).
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -303,7 +304,8 @@ TEST_SUITE("basic") {
         }
     }
 
-    TEST_CASE("SIGTERM exits 0 within 2 s and a restart on the same port binds") {
+    TEST_CASE("SIGTERM exits 0 within 2 s and a restart on the same port binds" *
+              doctest::description("serial")) {
         harness::Case c({.needs_own_server = true, .expect_alive = false});
         if (c.skipped()) return;
         harness::Server& server = *c.server();
@@ -332,7 +334,8 @@ TEST_SUITE("basic") {
     }
 
     TEST_CASE(
-        "SIGTERM while the server is blocked writing to a client that does not read exits 0 within 2 s") {
+        "SIGTERM while the server is blocked writing to a client that does not read exits 0 within 2 s" *
+        doctest::description("serial")) {
         harness::Case c({.needs_own_server = true, .expect_alive = false});
         if (c.skipped()) return;
         harness::Server& server = *c.server();

@@ -37,7 +37,8 @@ std::optional<harness::Duration> timed_echo(Conn& conn, const Pattern& pattern, 
 }  // namespace
 
 TEST_SUITE("concurrency") {
-    TEST_CASE("a silent client does not delay the echo of another by more than 100 ms") {
+    TEST_CASE("a silent client does not delay the echo of another by more than 100 ms" *
+              doctest::description("serial")) {
         harness::Case c;
         if (c.skipped()) return;
         const auto bound = scaled(100ms);
@@ -112,7 +113,8 @@ TEST_SUITE("concurrency") {
         MESSAGE("rounds: " << rounds.summary());
     }
 
-    TEST_CASE("with one idle client connected the server uses under 2% CPU over 2 s") {
+    TEST_CASE("with one idle client connected the server uses under 2% CPU over 2 s" *
+              doctest::description("serial")) {
         harness::Case c({.needs_own_server = true});
         if (c.skipped()) return;
         // An idle connection must cost nothing: no busy polling, no timer spinning.

@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "harness.hpp"
@@ -42,7 +43,9 @@ exits 0 on SIGTERM.
                              run, and so does a line naming no case. A crash never
                              counts as an expected failure; a watchdog timeout does only
                              when REASON starts with "watchdog:".
-  --list-cases               print every case, one per line ("[slow]" marks long ones)
+  --list-cases               print every case, one per line; "[slow]" marks one that
+                             takes over 10 s, "[serial]" one with a latency or CPU
+                             bound, which must not share the machine with another
   --matrix NN=FILE...        print a markdown table of cases x stages from each stage's
                              expected-failures file
   --help                     print this help
@@ -54,6 +57,7 @@ Exit status: 0 when every case passed or failed as expected, 1 otherwise, 2 on u
 struct CaseInfo {
     std::string name;  // "tier: sentence"
     bool slow = false;
+    bool serial = false;
 };
 
 struct Expected {
@@ -77,8 +81,13 @@ std::string full_name(const doctest::TestCaseData& tc) {
     return std::string(tc.m_test_suite) + ": " + tc.m_name;
 }
 
-bool is_slow(const doctest::TestCaseData& tc) {
-    return tc.m_description && std::strstr(tc.m_description, "slow");
+// A case's markers are words in its doctest description: "slow", "serial" (harness.hpp).
+bool has_marker(const doctest::TestCaseData& tc, std::string_view marker) {
+    std::istringstream words(tc.m_description ? tc.m_description : "");
+    std::string word;
+    while (words >> word)
+        if (word == marker) return true;
+    return false;
 }
 
 // Prints each case as it runs, each failed check with its context, and the verdict
@@ -89,7 +98,8 @@ public:
 
     void report_query(const doctest::QueryData& query) override {
         for (unsigned i = 0; i < query.num_data; ++i)
-            g_cases.push_back({full_name(*query.data[i]), is_slow(*query.data[i])});
+            g_cases.push_back({full_name(*query.data[i]), has_marker(*query.data[i], "slow"),
+                               has_marker(*query.data[i], "serial")});
     }
 
     void test_run_start() override {}
@@ -350,7 +360,7 @@ int main(int argc, char** argv) {
 
     if (list) {
         for (const auto& c : g_cases)
-            std::printf("%s%s\n", c.name.c_str(), c.slow ? " [slow]" : "");
+            std::printf("%s%s%s\n", c.name.c_str(), c.slow ? " [slow]" : "", c.serial ? " [serial]" : "");
         return 0;
     }
     if (matrix) {

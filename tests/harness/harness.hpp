@@ -26,10 +26,23 @@
 //   }
 //
 // The full name is "tier: sentence" (the suite, a colon, the test case): no commas,
-// semicolons or brackets, which doctest filters and CMake lists split on. A case that may
-// take over 10 s gets `* doctest::description("slow")` (CTest label `slow`). A case that
+// semicolons or brackets, which doctest filters and CMake lists split on. A case that
 // starts, signals or limits the server sets needs_own_server (or nofile_*), so that it is
 // skipped, with a message, when the suite tests an already running server (--address).
+//
+// Markers are words in the case's doctest description, one decorator per case:
+//
+//   TEST_CASE("a firehose client leaves a probe a p99 round trip under 50 ms" *
+//             doctest::description("serial")) { ... }
+//
+//   slow     it may take over 10 s: CTest label `slow` (left out of the main job) and a
+//            longer CTest timeout.
+//   serial   its pass criterion is a measurement that another test's load can break: a
+//            latency percentile or a bound of about 2 s or less on how long something takes,
+//            or a share of a CPU. CTest runs it alone (RUN_SERIAL), never beside another
+//            case. A deadline that only bounds a wait (within(2s) for an echo) is not one.
+//   Both:    doctest::description("slow serial").
+// echo-conformance --list-cases shows them as " [slow]" and " [serial]" after the name.
 //
 // doctest 2.4 prints a `const char*` streamed into a message as a pointer: wrap C strings
 // in std::string (e.g. `MESSAGE("got " << std::string(f.what()))`).
