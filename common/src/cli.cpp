@@ -3,14 +3,37 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 namespace common {
 namespace {
 
 constexpr const char* kDefaultListen = "tcp://127.0.0.1:5000";
 
+// The reason quotes what was typed, and must stay one line whatever that was: control
+// characters (a stray CR or LF, a terminal escape) are shown as C escapes.
+std::string one_line(std::string_view text) {
+    std::string out;
+    for (unsigned char ch : text) {
+        if (ch == '\n') {
+            out += "\\n";
+        } else if (ch == '\r') {
+            out += "\\r";
+        } else if (ch == '\t') {
+            out += "\\t";
+        } else if (ch < 0x20 || ch == 0x7f) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", ch);
+            out += hex;
+        } else {
+            out += static_cast<char>(ch);
+        }
+    }
+    return out;
+}
+
 [[noreturn]] void usage_error(const CliSpec& spec, const std::string& reason) {
-    std::fprintf(stderr, "%s: %s\n%s", spec.program.c_str(), reason.c_str(), usage(spec).c_str());
+    std::fprintf(stderr, "%s: %s\n%s", spec.program.c_str(), one_line(reason).c_str(), usage(spec).c_str());
     std::exit(2);
 }
 

@@ -108,6 +108,27 @@ TEST_CASE("cli: usage errors exit 2 with a reason and the usage on stderr") {
     }
 }
 
+TEST_CASE("cli: a bad value is echoed on one line with its control characters escaped") {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--listen", "tcp://127.0.0.1:0\r\nlistening on tcp://127.0.0.1:1"}, "0\\r\\nlistening on"},
+        {{"--listen=tcp://127.0.0.1:\t80"}, "\\t80"},
+        {{"--loops", "3\n"}, "'3\\n'"},
+        {{"--bogus\x1b[2J\x7f"}, "--bogus\\x1b[2J\\x7f"},
+    };
+    for (const auto& [args, shown] : cases) {
+        CAPTURE(shown);
+        auto o = run(args);
+        CHECK(o.status == 2);
+        auto eol = o.err.find('\n');
+        REQUIRE(eol != std::string::npos);
+        std::string reason = o.err.substr(0, eol);
+        CHECK(reason.find(shown) != std::string::npos);
+        CHECK(reason.find('\r') == std::string::npos);
+        CHECK(reason.find('\x1b') == std::string::npos);
+        CHECK(o.err.compare(eol + 1, 17, "usage: test-echo ") == 0);
+    }
+}
+
 TEST_CASE("cli: many listeners are taken only where the server allows them") {
     auto o = run({"--listen", "tcp://127.0.0.1:0", "--listen=tcp6://[::1]:0", "--loops=2"}, true);
     CHECK(o.status == -1);
