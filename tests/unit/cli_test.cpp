@@ -115,9 +115,10 @@ TEST_CASE("cli: a bad value is echoed on one line with its control characters es
         {{"--loops", "3\n"}, "'3\\n'"},
         {{"--bogus\x1b[2J\x7f"}, "--bogus\\x1b[2J\\x7f"},
     };
-    for (const auto& [args, shown] : cases) {
+    for (const auto& item : cases) {
+        const std::string& shown = item.second;  // not a structured binding: CAPTURE takes it in a lambda
         CAPTURE(shown);
-        auto o = run(args);
+        auto o = run(item.first);
         CHECK(o.status == 2);
         auto eol = o.err.find('\n');
         REQUIRE(eol != std::string::npos);
