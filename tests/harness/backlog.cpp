@@ -48,8 +48,7 @@ std::optional<FarEnd> diag_lookup(int family, const void* local_addr, std::uint1
     message.request.sdiag_family = static_cast<std::uint8_t>(family);
     message.request.sdiag_protocol = IPPROTO_TCP;
     message.request.idiag_states = ~0u;
-    message.request.idiag_ext =
-        (1 << (INET_DIAG_INFO - 1)) | (1 << (INET_DIAG_SKMEMINFO - 1));  // and its struct tcp_info
+    message.request.idiag_ext = 1 << (INET_DIAG_INFO - 1);  // and its struct tcp_info
     inet_diag_sockid& id = message.request.id;
     id.idiag_sport = local_port;  // network byte order, like the addresses
     id.idiag_dport = remote_port;

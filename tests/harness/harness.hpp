@@ -12,6 +12,8 @@
 //   Pattern   a position-dependent byte stream, so lost, duplicated and reordered bytes are
 //             all caught and the first bad offset can be named.
 //   exchange  writes N pattern bytes while reading and verifying the echo.
+//   fill_until_held  sends without reading until the server holds echo it cannot write,
+//             seeing through the kernel's queues at both ends where every byte is.
 //   Swarm     drives hundreds or tens of thousands of scripted clients from one epoll thread.
 //   Latencies percentiles for latency bounds.
 //
