@@ -70,7 +70,8 @@ void expect_around_urgent(Conn& conn, const Pattern& pattern, std::uint64_t offs
 TEST_SUITE("concurrency") {
     TEST_CASE(
         "a slow reader grows the server by under 64 MiB and keeps a bystander p99 under 100 ms and after its "
-        "half-close gets every byte back") {
+        "half-close gets every byte back" *
+        doctest::description("serial")) {
         harness::Case c({.limit = 30s, .needs_own_server = true});
         if (c.skipped()) return;
         const auto bound = scaled(100ms);
@@ -131,7 +132,8 @@ TEST_SUITE("concurrency") {
                       "EOF after " << checker.offset() << " of " << pushed << " bytes");
     }
 
-    TEST_CASE("a firehose client leaves a probe sending a byte every 10 ms a p99 round trip under 50 ms") {
+    TEST_CASE("a firehose client leaves a probe sending a byte every 10 ms a p99 round trip under 50 ms" *
+              doctest::description("serial")) {
         harness::Case c({.limit = 20s});
         if (c.skipped()) return;
         const auto bound = scaled(50ms);
@@ -219,8 +221,8 @@ TEST_SUITE("concurrency") {
         CHECK_MESSAGE(r.ok(), r.describe());
     }
 
-    TEST_CASE(
-        "an urgent byte sent with MSG_OOB neither stalls the data behind it nor makes the server spin") {
+    TEST_CASE("an urgent byte sent with MSG_OOB neither stalls the data behind it nor makes the server spin" *
+              doctest::description("serial")) {
         harness::Case c({.needs_own_server = true});
         if (c.skipped()) return;
         Conn conn = Conn::connect(c.address());

@@ -40,7 +40,8 @@ std::unique_ptr<harness::Server> start_with(harness::Case& c, std::vector<std::s
 TEST_SUITE("robustness") {
     TEST_CASE(
         "with --max-conns 100 the 101st client gets EOF within 1 s and a new one is served after one "
-        "leaves") {
+        "leaves" *
+        doctest::description("serial")) {
         // Started in the body: a server that rejects the flag fails the case, not the harness.
         harness::Case c({.limit = 20s, .needs_own_server = true, .start_server = false});
         if (c.skipped()) return;
@@ -74,7 +75,8 @@ TEST_SUITE("robustness") {
 
     TEST_CASE(
         "with --idle-timeout 1s 1000 silent clients are closed by 3 s while one sending a byte every 300 ms "
-        "survives") {
+        "survives" *
+        doctest::description("serial")) {
         harness::Case c({.limit = 30s, .needs_own_server = true, .start_server = false});
         if (c.skipped()) return;
         auto server = start_with(c, {"--idle-timeout", "1s"});
@@ -132,7 +134,8 @@ TEST_SUITE("scale") {
 }
 
 TEST_SUITE("concurrency") {
-    TEST_CASE("a flood of 100000 UDP datagrams leaves a TCP probe a p99 round trip under 50 ms") {
+    TEST_CASE("a flood of 100000 UDP datagrams leaves a TCP probe a p99 round trip under 50 ms" *
+              doctest::description("serial")) {
         harness::Case c({.limit = 30s, .needs_own_server = true, .start_server = false, .check_fds = false});
         if (c.skipped()) return;
         auto options = c.server_options();

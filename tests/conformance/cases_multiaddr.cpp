@@ -182,7 +182,8 @@ TEST_SUITE("multiaddr") {
         CHECK(server->alive());
     }
 
-    TEST_CASE("with --loops 4 each --balance mode gives every loop at least 10 percent of 1000 connections") {
+    TEST_CASE("with --loops 4 each --balance mode gives every loop at least 10 percent of 1000 connections" *
+              doctest::description("serial")) {
         harness::Case c({.limit = 60s, .needs_own_server = true, .start_server = false, .check_fds = false});
         if (c.skipped()) return;
         for (std::string mode : {"round-robin", "random", "least-connections"}) {

@@ -101,7 +101,8 @@ harness::Script random_script(std::mt19937_64& rng) {
 TEST_SUITE("robustness") {
     TEST_CASE(
         "under a 32 descriptor limit 64 clients cause no spin and no stderr flood and the queued ones are "
-        "echoed as others close") {
+        "echoed as others close" *
+        doctest::description("serial")) {
         harness::Case c({.limit = 30s, .nofile_soft = 32, .nofile_hard = 32});
         if (c.skipped()) return;
         constexpr int kClients = 64;
@@ -161,7 +162,8 @@ TEST_SUITE("robustness") {
         MESSAGE("all served after " << rounds << " rounds");
     }
 
-    TEST_CASE("a reset while backpressured leaves the server idle within 1 s with its descriptor freed") {
+    TEST_CASE("a reset while backpressured leaves the server idle within 1 s with its descriptor freed" *
+              doctest::description("serial")) {
         harness::Case c({.limit = 20s, .needs_own_server = true});
         if (c.skipped()) return;
         // Push without reading until the server stops taking bytes (or 64 MiB, for a server
@@ -192,7 +194,8 @@ TEST_SUITE("robustness") {
 
     TEST_CASE(
         "500 connect-then-reset clients while the server is stopped do not delay a fresh echo past 1 s after "
-        "SIGCONT") {
+        "SIGCONT" *
+        doctest::description("serial")) {
         harness::Case c({.limit = 20s, .needs_own_server = true});
         if (c.skipped()) return;
         harness::check_echo(c.address(), 64, within(2s));

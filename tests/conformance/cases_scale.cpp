@@ -25,7 +25,8 @@ constexpr std::size_t kMiB = 1024 * 1024;
 }  // namespace
 
 TEST_SUITE("scale") {
-    TEST_CASE("1000 connections ramped up do 10 echoes each with a p99 round trip under 50 ms") {
+    TEST_CASE("1000 connections ramped up do 10 echoes each with a p99 round trip under 50 ms" *
+              doctest::description("serial")) {
         harness::Case c({.limit = 30s});
         if (c.skipped()) return;
         const auto bound = scaled(50ms);
@@ -71,7 +72,8 @@ TEST_SUITE("scale") {
         CHECK_MESSAGE(rss_peak < 512 * kMiB, "server RSS peaked at " << rss_peak / kMiB << " MiB");
     }
 
-    TEST_CASE("2000 connects with no ramp are all echoed and the slowest connect takes under 1 s") {
+    TEST_CASE("2000 connects with no ramp are all echoed and the slowest connect takes under 1 s" *
+              doctest::description("serial")) {
         harness::Case c({.limit = 30s});
         if (c.skipped()) return;
         const auto bound = scaled(1000ms);
