@@ -154,6 +154,9 @@ int main(int argc, char** argv) {
     common::CliSpec spec;
     spec.program = "stage02-echo";
     spec.summary = "Echo server: one thread, level-triggered epoll, blocking writes.";
+    // LIMITATION: one tcp:// address, used with the descriptor limit it is given; no udp://,
+    // unix://, --max-conns or --idle-timeout. Stage 04 adds them (the multiaddr cases and
+    // the stage 04 options in the other tiers).
     common::Cli cli = common::parse_cli(argc, argv, spec);
     common::set_trace(cli.trace);
     common::install_signal_handlers(spec.program.c_str());
