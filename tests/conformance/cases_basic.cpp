@@ -20,12 +20,9 @@ using harness::Conn;
 using harness::Deadline;
 using harness::Pattern;
 using harness::scaled;
+using harness::within;
 
 namespace {
-
-Deadline within(std::chrono::milliseconds bound) {
-    return Deadline::after(scaled(bound));
-}
 
 std::string first_difference(const std::string& got, const std::string& want) {
     std::size_t i = 0;

@@ -16,12 +16,9 @@ using harness::Conn;
 using harness::Deadline;
 using harness::Pattern;
 using harness::scaled;
+using harness::within;
 
 namespace {
-
-Deadline within(std::chrono::milliseconds bound) {
-    return Deadline::after(scaled(bound));
-}
 
 // How long the echo of `bytes` takes on `conn`, or nothing if it has not come by `give_up`.
 std::optional<harness::Duration> timed_echo(Conn& conn, const Pattern& pattern, std::uint64_t offset,

@@ -22,12 +22,9 @@ using harness::Conn;
 using harness::Deadline;
 using harness::Pattern;
 using harness::scaled;
+using harness::within;
 
 namespace {
-
-Deadline within(std::chrono::milliseconds bound) {
-    return Deadline::after(scaled(bound));
-}
 
 constexpr std::size_t kMiB = 1024 * 1024;
 

@@ -22,12 +22,9 @@ using harness::Deadline;
 using harness::Pattern;
 using harness::scaled;
 using harness::Step;
+using harness::within;
 
 namespace {
-
-Deadline within(std::chrono::milliseconds bound) {
-    return Deadline::after(scaled(bound));
-}
 
 std::unique_ptr<harness::Server> start_with(harness::Case& c, std::vector<std::string> extra) {
     auto options = c.server_options();

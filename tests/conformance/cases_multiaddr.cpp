@@ -25,12 +25,9 @@ using harness::Conn;
 using harness::Deadline;
 using harness::Pattern;
 using harness::scaled;
+using harness::within;
 
 namespace {
-
-Deadline within(std::chrono::milliseconds bound) {
-    return Deadline::after(scaled(bound));
-}
 
 // A unix socket path of its own for each use, under /tmp.
 std::string unix_path(const std::string& tag) {

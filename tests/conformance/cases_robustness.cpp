@@ -19,12 +19,9 @@ using harness::Deadline;
 using harness::Pattern;
 using harness::scaled;
 using harness::Step;
+using harness::within;
 
 namespace {
-
-Deadline within(std::chrono::milliseconds bound) {
-    return Deadline::after(scaled(bound));
-}
 
 constexpr std::size_t kMiB = 1024 * 1024;
 

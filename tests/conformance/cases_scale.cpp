@@ -13,12 +13,9 @@ using namespace std::chrono_literals;
 using harness::Deadline;
 using harness::scaled;
 using harness::Step;
+using harness::within;
 
 namespace {
-
-Deadline within(std::chrono::milliseconds bound) {
-    return Deadline::after(scaled(bound));
-}
 
 constexpr std::size_t kMiB = 1024 * 1024;
 

@@ -19,12 +19,9 @@ using harness::Conn;
 using harness::Deadline;
 using harness::Pattern;
 using harness::scaled;
+using harness::within;
 
 namespace {
-
-Deadline within(std::chrono::milliseconds bound) {
-    return Deadline::after(scaled(bound));
-}
 
 std::string unix_path(const std::string& tag) {
     return "/tmp/evloop-mu-" + std::to_string(::getpid()) + "-" + tag + ".sock";

@@ -111,6 +111,11 @@ private:
     std::optional<Clock::time_point> at_;
 };
 
+// The deadline `bound` (scaled) from now: how a case bounds one wait.
+inline Deadline within(milliseconds bound) {
+    return Deadline::after(scaled(bound));
+}
+
 // Sleeps for d, but returns early (throwing Failure) when the watchdog fires.
 void sleep_for(Duration d);
 
