@@ -98,7 +98,7 @@ void on_readable(Server& server) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
         common::trace("read fd %d -> %s", fd, common::errno_name(errno));
-        // A stopped and continued process can see EINTR even without a handler (signal(7)).
+        // EINTR: a handler ran (ours, for SIGINT and SIGTERM, have no SA_RESTART): stop if asked to.
         if (errno == EINTR && !common::stop_requested()) return;
         close_conn(server);  // ECONNRESET, or a stop request
         return;
