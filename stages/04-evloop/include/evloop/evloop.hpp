@@ -93,6 +93,11 @@ struct Remote;
 struct ConnOptions {
     std::chrono::seconds tcp_keepalive{0};  // SO_KEEPALIVE with this idle time; 0 leaves it off
     bool tcp_nodelay = true;                // echo-style protocols want replies sent at once
+    // Reading pauses while this connection's own output is above Options::high_water: what a
+    // server whose output answers its input wants. A relay, whose output comes from another
+    // connection, turns it off and pauses that other connection instead (Conn::pause,
+    // Events::drained), so that its two directions never hold each other up.
+    bool pause_on_high_water = true;
 };
 
 // How to dial out (Conn::dial, Server::dial).
@@ -249,7 +254,8 @@ struct Options {
     Duration stop_timeout = std::chrono::seconds(1);    // bound on draining output at stop
     // Reading pauses while pending output is above high_water and resumes once it is at or
     // below low_water (default: a quarter of high_water), so a peer that sends without
-    // reading costs about high_water plus one read. low_water must be below high_water.
+    // reading costs about high_water plus one read (ConnOptions::pause_on_high_water turns
+    // this off for one connection; drained still fires). low_water must be below high_water.
     std::size_t high_water = 1 << 20;
     std::optional<std::size_t> low_water{};
     std::size_t max_output =
