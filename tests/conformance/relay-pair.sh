@@ -9,9 +9,9 @@
 # (--listen, --max-conns, ...) come last and so go to the relay, which is what the suite
 # then signals, limits and measures: this script execs it and it keeps the PID. The
 # backend listens on tcp://127.0.0.1:0 and is killed when the relay exits, however it
-# exits (PR_SET_PDEATHSIG, set by setpriv(1) from util-linux). A relay holds two
-# descriptors per client where the server it stands for holds one, so the relay gets
-# twice the hard descriptor limit it was given, where that may be raised (as root).
+# exits (PR_SET_PDEATHSIG, set by setpriv(1) from util-linux). Both get the descriptor
+# limits the suite sets, so a relay, which holds two descriptors per client, runs out of
+# them first.
 #
 # For example, stage 04's relay in front of stage 04's echo server (what CTest runs):
 #   echo-conformance --server tests/conformance/relay-pair.sh \
@@ -54,10 +54,4 @@ if [ -z "$url" ]; then
     exit 1
 fi
 
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ]; then
-    most=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo "$hard")
-    want=$((hard * 2 < most ? hard * 2 : most))
-    ulimit -Hn "$want" 2>/dev/null || true
-fi
 exec "${@//\{backend\}/$url}"
