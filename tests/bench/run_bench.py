@@ -12,6 +12,9 @@ measurement alone) with `--listen tcp://127.0.0.1:0`, and found ready by its
 another. Throughput is measured in several rounds, servers interleaved within each
 round so that background load falls on all of them alike; the report gives medians.
 Syscalls are counted with perf (or strace) over a fixed number of messages.
+Relays (stage04-proxy, and Debian's haproxy when installed) are measured the same way in
+front of a fresh stage04-echo, both pinned to the server's CPU, beside that echo server
+alone ("direct"), whose difference is the cost of the hop.
 A server that fails any check (echo-bench exits non-zero) is reported as FAIL and makes
 this script exit 1. Python 3 standard library only.
 """
@@ -26,6 +29,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -56,6 +60,25 @@ MEASUREMENTS = {
 SYSCALL_RUNS = {"sys1": (1, 10000), "sys50": (50, 30000)}  # connections, messages
 HOLD_CONNECTIONS = 10000
 
+# Relays: what is measured through each, and the client that never reads.
+RELAY_MEASUREMENTS = ("ping50", "stream")
+NOREAD_CONNECTIONS, NOREAD_SECONDS = 10, 2.0
+# haproxy as a plain TCP relay: one thread, no logging, its default buffers.
+HAPROXY_CONFIG = """global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend relay
+    bind 127.0.0.1:{port}
+    default_backend echo
+backend echo
+    server echo {backend}
+"""
+
 READ_CALLS = {"read", "readv", "recvfrom", "recvmsg"}
 WRITE_CALLS = {"write", "writev", "sendto", "sendmsg"}
 WAIT_CALLS = {"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6"}
@@ -72,15 +95,22 @@ def log(msg):
 class Server:
     """One server process, pinned to a CPU, ready once it has said where it listens."""
 
-    def __init__(self, spec, cpu):
-        self.spec, self.proc, self.url = spec, None, None
-        cmd = list(spec["command"])
+    def __init__(self, spec, cpu, backend=None):
+        self.spec, self.proc, self.url, self.config = spec, None, None, None
+        # A relay's command names its backend as {backend} (a URL); haproxy's, in its config.
+        cmd = [c.replace("{backend}", backend or "") for c in spec["command"]]
         port = None
-        if "{port}" in " ".join(cmd):  # not a contract server: we choose its port
+        if "config" in spec or "{port}" in " ".join(cmd):  # not a contract server: we choose its port
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
             cmd = [c.replace("{port}", str(port)) for c in cmd]
+            if "config" in spec:
+                host_port = (backend or "").removeprefix("tcp://")
+                self.config = tempfile.NamedTemporaryFile("w", prefix="bench-", suffix=".cfg", delete=False)
+                self.config.write(spec["config"].format(port=port, backend=host_port))
+                self.config.close()
+                cmd = [c.replace("{config}", self.config.name) for c in cmd]
         else:
             cmd += ["--listen", "tcp://127.0.0.1:0"]
         self.stderr = tempfile.TemporaryFile()
@@ -126,6 +156,9 @@ class Server:
             self.proc.kill()
             self.proc.wait()
             return "did not exit within 2 s of SIGTERM"
+        finally:
+            if self.config:
+                os.unlink(self.config.name)
         self.proc.stdout.close()
         if rc != 0 and self.spec.get("contract", True):
             return f"exited with status {rc} after SIGTERM"
@@ -165,11 +198,13 @@ class Bench:
         log(f"FAIL {name} {' '.join(extra)}: {what}\n{stderr.strip()}\n--- server stderr:\n{server.stderr_tail()}")
         return None
 
-    def with_server(self, spec, body):
-        server = Server(spec, self.server_cpu)
+    def with_server(self, spec, body, backend=None):
+        server = Server(spec, self.server_cpu, backend)
         if server.url is None:
             server.proc.kill()
             server.proc.wait()
+            if server.config:
+                os.unlink(server.config.name)
             self.failures.append(f"{spec['name']}: did not start")
             log(f"FAIL {spec['name']} did not start:\n{server.stderr_tail()}")
             return None
@@ -210,6 +245,75 @@ class Bench:
         args = ["-m", "hold", "-c", str(HOLD_CONNECTIONS), "-d", "0.5s", "--timeout", "10s"]
         report = self.with_server(spec, lambda s: self.echo(s, args))
         return None if report is None else report["server"]
+
+
+    # Relays: each measurement starts a fresh stage04-echo and the relay in front of it, both
+    # on the server's CPU, so the relay's cost shows in the rate. "direct" is the echo alone.
+    def with_relay(self, relay, body):
+        def inner(backend):
+            if relay["command"] is None:
+                return body(backend, backend)
+            return self.with_server(relay, lambda front: body(front, backend), backend=backend.url)
+
+        return self.with_server(self.relay_backend, inner)
+
+    def relay_throughput(self, relay, name):
+        extra, _ = MEASUREMENTS[name]
+        timing = ["-d", f"{self.args.duration}s", "-w", f"{self.args.warmup}s"]
+        return self.with_relay(relay, lambda front, _: self.echo(front, extra + timing))
+
+    def relay_syscalls(self, relay):
+        counter = SyscallCounter.pick()
+        if counter is None:
+            return None
+        connections, messages = SYSCALL_RUNS["sys50"]
+
+        def run(front, _):
+            with counter(front.pid) as counts:
+                report = self.echo(front, ["-m", "ping", "-c", str(connections), "-n", str(messages)])
+            return None if report is None or not counts.total else counts.per_message(report["messages"])
+
+        return self.with_relay(relay, run)
+
+    def never_read(self, relay):
+        return self.with_relay(relay, push_without_reading)
+
+
+def rss_kib(pid, field):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def push_without_reading(front, backend):
+    """NOREAD_CONNECTIONS clients send to `front` for NOREAD_SECONDS and never read: the peak
+    RSS (VmHWM) of the relay and of the echo server behind it, beside what each held before."""
+    host, port = front.url.removeprefix("tcp://").rsplit(":", 1)
+    before = {"front": rss_kib(front.pid, "VmRSS"), "backend": rss_kib(backend.pid, "VmRSS")}
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(NOREAD_CONNECTIONS):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.setblocking(False)
+        socks.append(s)
+        sel.register(s, selectors.EVENT_WRITE)
+    chunk, sent = b"\x5a" * 65536, 0
+    deadline = time.monotonic() + NOREAD_SECONDS
+    while time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=0.05):
+            try:
+                sent += key.fileobj.send(chunk)
+            except BlockingIOError:
+                pass
+    result = {"connections": NOREAD_CONNECTIONS, "seconds": NOREAD_SECONDS, "sent_mib": sent / 2**20,
+              "front_base_kib": before["front"], "front_peak_kib": rss_kib(front.pid, "VmHWM"),
+              "backend_base_kib": before["backend"], "backend_peak_kib": rss_kib(backend.pid, "VmHWM")}
+    for s in socks:  # a reset: nobody is going to read what is queued for them
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    sel.close()
+    return result
 
 
 class SyscallCounter:
@@ -380,6 +484,30 @@ def discover(args):
     return servers
 
 
+def discover_relays(args):
+    """The relay rows: direct (stage04-echo alone), stage04-proxy, and haproxy if installed,
+    each in front of stage04-echo. Returns (relays, the backend's spec)."""
+    echo, proxy = Path(args.bin) / "stage04-echo", Path(args.bin) / "stage04-proxy"
+    if not echo.exists():
+        log("stage04-echo not built: the relay rows are left out")
+        return [], None
+    relays = [{"name": "direct", "command": None}]
+    if proxy.exists():
+        relays.append({"name": "stage04-proxy", "command": [str(proxy), "--to", "{backend}"]})
+    else:
+        log("stage04-proxy not built: its relay row is left out")
+    haproxy = shutil.which("haproxy")
+    if haproxy:
+        relays.append({"name": "haproxy", "command": [haproxy, "-db", "-f", "{config}"],
+                       "config": HAPROXY_CONFIG, "contract": False})
+    else:
+        log("haproxy not installed: its relay row is left out (Debian: apt-get install haproxy)")
+    if args.only:
+        keep = set(args.only.split(","))
+        relays = [r for r in relays if r["name"] in keep]
+    return relays, {"name": "stage04-echo behind a relay", "command": [str(echo)], "one_at_a_time": False}
+
+
 def raise_fd_limit():
     # Servers inherit it: holding 10,000 connections needs more than the usual 1,024.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -390,14 +518,17 @@ def raise_fd_limit():
 
 def run(args):
     servers = discover(args)
-    if not servers:
+    relays, relay_backend = discover_relays(args)
+    if not servers and not relays:
         sys.exit("bench: no servers to measure")
     if not Path(args.bin, "echo-bench").exists():
         sys.exit(f"bench: {args.bin}/echo-bench not found: build the echo-bench target first")
     fd_limit = raise_fd_limit()
     bench = Bench(args)
+    bench.relay_backend = relay_backend
     started = time.monotonic()
     results = {s["name"]: {"rounds": {m: [] for m in MEASUREMENTS}} for s in servers}
+    relay_results = {r["name"]: {"rounds": {m: [] for m in RELAY_MEASUREMENTS}} for r in relays}
 
     for r in range(args.rounds):
         for spec in servers:
@@ -406,6 +537,10 @@ def run(args):
                     continue
                 log(f"round {r + 1}/{args.rounds}: {spec['name']} {m}")
                 results[spec["name"]]["rounds"][m].append(bench.throughput(spec, m))
+        for relay in relays:
+            for m in RELAY_MEASUREMENTS:
+                log(f"round {r + 1}/{args.rounds}: {relay['name']} {m} in front of stage04-echo")
+                relay_results[relay["name"]]["rounds"][m].append(bench.relay_throughput(relay, m))
     for spec in servers:
         res = results[spec["name"]]
         for m in MEASUREMENTS:
@@ -417,6 +552,15 @@ def run(args):
             log(f"{spec['name']}: memory per idle connection")
             res["hold"] = bench.hold(spec)
         del res["rounds"]
+    for relay in relays:
+        res = relay_results[relay["name"]]
+        for m in RELAY_MEASUREMENTS:
+            res[m] = median_report(res["rounds"][m])
+        log(f"{relay['name']}: syscalls per message in front of stage04-echo, 50 connections")
+        res["sys50"] = bench.relay_syscalls(relay)
+        log(f"{relay['name']}: peak RSS under clients that never read")
+        res["noread"] = bench.never_read(relay)
+        del res["rounds"]
 
     return {
         "machine": machine(),
@@ -426,11 +570,14 @@ def run(args):
             "client_cpu": bench.client_cpu, "hold_connections": HOLD_CONNECTIONS,
             "measurements": {m: " ".join(a) for m, (a, _) in MEASUREMENTS.items()},
             "syscall_runs": SYSCALL_RUNS, "seconds": round(time.monotonic() - started, 1),
+            "noread": {"connections": NOREAD_CONNECTIONS, "seconds": NOREAD_SECONDS},
         },
         "baseline": args.baseline,
         "servers": [s["name"] for s in servers],
         "one_at_a_time": [s["name"] for s in servers if s["one_at_a_time"]],
         "results": results,
+        "relays": [r["name"] for r in relays],
+        "relay_results": relay_results,
         "failures": bench.failures,
     }
 
@@ -447,7 +594,8 @@ def main():
     p.add_argument("--baseline", default="libuv", help="the server the ratios compare with")
     p.add_argument("--server", action="append", default=[], metavar="NAME=COMMAND",
                    help="another server: a contract server's command, or one with {port} in it")
-    p.add_argument("--only", help="comma-separated server names to run")
+    p.add_argument("--only", help="comma-separated names to run: servers (stage04, libuv, ...) and relays "
+                                   "(direct, stage04-proxy, haproxy)")
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="let the scheduler place server and client (default: pinned to two CPUs)")
     p.add_argument("--report-only", metavar="RAW", help="rewrite the report from a saved --raw file")
@@ -460,7 +608,7 @@ def main():
     else:
         data = run(args)
         Path(args.raw).write_text(json.dumps(data, indent=1))
-    if data["baseline"] not in data["servers"]:
+    if data["servers"] and data["baseline"] not in data["servers"]:
         fallback = "stage03" if "stage03" in data["servers"] else data["servers"][0]
         log(f"baseline {data['baseline']} was not measured: ratios are against {fallback}")
         data["baseline"] = fallback
