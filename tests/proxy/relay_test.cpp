@@ -87,7 +87,7 @@ TEST_CASE("relay: each client gets its own backend connection and both streams a
     CHECK(wait_for_fds(*relay, baseline) == baseline);
 }
 
-TEST_CASE("relay: a FIN from either end reaches the other, which can still send, and then the pair closes") {
+TEST_CASE("relay: a FIN from either end reaches the other which can still send and then the pair closes") {
     harness::Case c({.start_server = false});
     Backend backend;
     auto relay = start_proxy(backend.url());
@@ -188,4 +188,39 @@ TEST_CASE(
     std::string err = relay->stderr_text();
     INFO("stderr: " << err);
     CHECK(count(err, "cannot connect to " + backend.url() + ": Connection timed out") == 1);
+}
+
+TEST_CASE("relay: a unix socket backend behind a tcp6 listener carries every byte both ways") {
+    harness::Case c({.start_server = false});
+    std::string path = "/tmp/evloop-proxy-test-" + std::to_string(::getpid()) + ".sock";
+    harness::ServerOptions echo_options;
+    echo_options.path = echo_path();
+    echo_options.listen = {"unix://" + path};
+    auto echo = harness::Server::start(echo_options);
+    auto relay = start_proxy("unix://" + path, {}, {"tcp6://[::1]:0"});
+    Conn conn = Conn::connect(relay->address(), {}, within(2s));
+    auto r = harness::exchange(conn, {.bytes = 4u << 20,
+                                      .seed = 9,
+                                      .shutdown_after_send = true,
+                                      .expect_eof = true,
+                                      .deadline = within(20s)});
+    CHECK_MESSAGE(r.ok(), r.describe());
+}
+
+TEST_CASE("relay: --trace shows each pair made and each FIN and close passed on") {
+    harness::Case c({.start_server = false});
+    Backend backend;
+    auto relay = start_proxy(backend.url(), {"--trace"});
+    Pair p = connect_pair(*relay, backend);
+    p.client.send_all("x");
+    p.client.shutdown_write();
+    CHECK(p.backend.read_until_eof(within(2s)).data == "x");
+    p.backend.close();
+    CHECK(p.client.read_until_eof(within(2s)).end == EndKind::eof);
+    harness::sleep_for(100ms);  // the last lines are written as the pair closes
+    std::string err = relay->stderr_text();
+    INFO("stderr: " << err);
+    CHECK(err.find(" paired with backend fd ") != std::string::npos);
+    CHECK(err.find(" shuts its write side after 0 bytes") != std::string::npos);
+    CHECK(err.find(" closed (orderly): closing fd ") != std::string::npos);
 }

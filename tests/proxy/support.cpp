@@ -93,9 +93,11 @@ std::string refused_url() {
     return url;
 }
 
-std::unique_ptr<harness::Server> start_proxy(const std::string& to, std::vector<std::string> args) {
+std::unique_ptr<harness::Server> start_proxy(const std::string& to, std::vector<std::string> args,
+                                             std::vector<std::string> listen) {
     harness::ServerOptions options;
     options.path = proxy_path();
+    options.listen = std::move(listen);
     options.args = {"--to", to};
     options.args.insert(options.args.end(), args.begin(), args.end());
     return harness::Server::start(options);

@@ -44,8 +44,9 @@ private:
 // A URL on loopback where nothing listens: connects are refused.
 std::string refused_url();
 
-// Starts stage04-proxy --to `to` (plus `args`) and waits for its listening line.
-std::unique_ptr<harness::Server> start_proxy(const std::string& to, std::vector<std::string> args = {});
+// Starts stage04-proxy --to `to` (plus `args`) on `listen` and waits for its listening lines.
+std::unique_ptr<harness::Server> start_proxy(const std::string& to, std::vector<std::string> args = {},
+                                             std::vector<std::string> listen = {"tcp://127.0.0.1:0"});
 
 // Waits up to 2 s (scaled) for the server's descriptor count to come down to `baseline`;
 // returns the last count seen.
