@@ -94,5 +94,7 @@ TEST_CASE(
     MESSAGE("pushed " << p.sent / kMiB << " MiB; relay RSS " << before / 1024 << " -> peak " << peak / 1024
                       << " KiB");
     CHECK_MESSAGE(p.sent_in_last_second < kMiB, "the client could still push: nothing pushed back");
-    CHECK(peak - before < 2 * kMiB);  // one high water mark (1 MiB) and one read past it
+    // One high water mark (64 KiB, stage04-proxy's default) and one read past it, with room
+    // for the allocator: a relay that kept reading the client would hold all it pushed.
+    CHECK(peak - before < 512 * 1024);
 }

@@ -19,6 +19,9 @@ TEST_CASE("cli: a missing or bad --to or a UDP --listen exits 2 with a reason an
         {"--to", good, "--listen", "udp://127.0.0.1:0"},  // the relay serves streams only
         {"--to", good, "--connect-timeout", "0"},         // would give up before trying
         {"--to", good, "--connect-timeout", "soon"},
+        {"--to", good, "--high-water", "3"},    // no room for a low water mark below it
+        {"--to", good, "--high-water", "64m"},  // not below max_output
+        {"--to", good, "--high-water", "lots"},
     };
     for (const auto& args : bad) {
         std::vector<std::string> argv = args;
@@ -35,10 +38,11 @@ TEST_CASE("cli: a missing or bad --to or a UDP --listen exits 2 with a reason an
     }
 }
 
-TEST_CASE("cli: --help lists --to and --connect-timeout on stdout and exits 0") {
+TEST_CASE("cli: --help lists --to --connect-timeout and --high-water on stdout and exits 0") {
     harness::Case c({.start_server = false});
     auto r = harness::run_to_exit(proxy_path(), {"--help"}, harness::scaled(2s));
     CHECK((r.status.exited && r.status.code == 0));
     CHECK(r.out.find("--to URL") != std::string::npos);
     CHECK(r.out.find("--connect-timeout DURATION") != std::string::npos);
+    CHECK(r.out.find("--high-water BYTES") != std::string::npos);
 }

@@ -30,6 +30,19 @@ bool parse_backend(std::string_view text, std::string* url, std::string* error) 
     return true;
 }
 
+// "65536", "64k", "1m": a byte count, k and m meaning KiB and MiB.
+bool parse_bytes(std::string_view text, std::size_t* out) {
+    std::size_t unit = 1;
+    if (!text.empty() && (text.back() == 'k' || text.back() == 'm')) {
+        unit = text.back() == 'k' ? 1024 : 1024 * 1024;
+        text.remove_suffix(1);
+    }
+    long long n = 0;
+    if (!examples::parse_count(text, 1, (1ll << 40) / static_cast<long long>(unit), &n)) return false;
+    *out = static_cast<std::size_t>(n) * unit;
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,6 +65,19 @@ int main(int argc, char** argv) {
              *e = "expected a duration above 0, such as 500ms or 5s";
              return false;
          }});
+    // A relay's own buffers need not be large: the kernel's socket buffers already hold
+    // hundreds of KiB each way, so the relay holds one mark and one read past them per
+    // direction (the library's 1 MiB default suits a server whose replies it builds).
+    options.high_water = 64 * 1024;
+    spec.extras.push_back({"high-water", "BYTES",
+                           "stop reading a side while the other holds more than this for it (64k)",
+                           [&options](std::string_view v, std::string* e) {
+                               if (parse_bytes(v, &options.high_water) && options.high_water >= 4 &&
+                                   options.high_water < options.max_output)
+                                   return true;
+                               *e = "expected a byte count from 4 to below 64m, such as 65536, 64k or 1m";
+                               return false;
+                           }});
     examples::add_stage04_flags(spec, &options);
     common::Cli cli = common::parse_cli(argc, argv, spec);
     if (relay.to.empty()) common::usage_error(spec, "--to URL is required: the backend to relay to");
