@@ -173,8 +173,9 @@ def relays(data):
         "",
         "| relay | ping, 50 conns: msg/s | × direct | × haproxy | p99 µs | relay CPU µs per message "
         "| syscalls per message, 50 conns | stream, 10 conns: MB/s | × direct | × haproxy "
+        "| relay CPU s per GB echoed (stream) "
         f"| peak RSS, {nr['connections']} clients that never read for {nr['seconds']:g} s: relay / echo |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for relay in names:
         out.append("| " + " | ".join([
@@ -188,6 +189,7 @@ def relays(data):
             cell(relay, "stream", "mb_per_s", "mb"),
             fmt(relay_ratio(data, relay, "direct", "stream", "mb_per_s"), "ratio"),
             fmt(relay_ratio(data, relay, peer, "stream", "mb_per_s"), "ratio") if peer else NA,
+            cell(relay, "stream", "cpu_s_per_gb", "cpu"),
             never_read_cell(data, relay),
         ]) + " |")
     if "stage04-proxy" not in names:
@@ -200,9 +202,12 @@ def relays(data):
                   if r is None else "met" if r >= 1.0 else f"missed by {(1.0 - r) * 100:.0f}%")
         rows.append((f"{label} ≥ 1.0× haproxy, both in front of stage04-echo", fmt(r, "ratio"), status))
     if peer:
-        for label, measurement, key in (("relay CPU per message vs haproxy, lower is better", "ping50",
+        for label, measurement, key in (("ping: relay CPU per message vs haproxy, lower is better", "ping50",
                                          "cpu_s_per_million"),
-                                        ("syscalls per message vs haproxy, lower is better", "sys50", "total")):
+                                        ("ping: syscalls per message vs haproxy, lower is better", "sys50",
+                                         "total"),
+                                        ("stream: relay CPU per byte vs haproxy, lower is better", "stream",
+                                         "cpu_s_per_gb")):
             rows.append((f"(context) {label}", fmt(relay_ratio(data, "stage04-proxy", peer, measurement, key),
                                                   "ratio"), "—"))
     out += ["", "| target (stage04-proxy) | measured | status |", "|---|---:|---|"]

@@ -443,6 +443,9 @@ def median_report(reports):
         "p99_us": med(lambda r: r["latency_us"]["p99"]),
         "p999_us": med(lambda r: r["latency_us"]["p999"]),
         "cpu_s_per_million": med(lambda r: r["server"]["cpu_s_per_million"]),
+        # The server's CPU per byte echoed: for stream runs, what the rate does not show when
+        # neither side is saturated (on a busy machine, say).
+        "cpu_s_per_gb": med(lambda r: r["server"]["cpu_s"] / max(r["mb_per_s"] * r["seconds"] / 1000, 1e-9)),
         "peak_rss_kib": max(r["server"]["peak_rss_kib"] for r in reports),
         # Share of one CPU each side used while measured: near 100% marks the side that limits
         # the rate; both well below means time went to wakeups or to other load on the machine.
