@@ -110,7 +110,7 @@ void Connection::apply_options(const ConnOptions& options) {
 
 // ANCHOR: on-event
 void Connection::on_event(const PollEvent& event) {
-    if (state_ == State::connecting) return finish_connecting();
+    if (state_ == State::connecting) return finish_connecting(event.error);
     // Read before write, as Redis's ae does: a reply produced by this read can then leave
     // in the same turn. The interest is looked up again before each step because the
     // step before may have changed it (or closed the connection).
@@ -119,7 +119,7 @@ void Connection::on_event(const PollEvent& event) {
         flush();
         settle();
     }
-    if (state_ != State::closed && event.hangup && !(loop_.interest(fd_) & kReadable)) on_hangup();
+    if (state_ != State::closed && event.hangup && !(loop_.interest(fd_) & kReadable)) on_hangup(event.error);
 }
 // ANCHOR_END: on-event
 
@@ -127,10 +127,10 @@ void Connection::on_event(const PollEvent& event) {
 // paused, or draining output). A failed socket closes now; an orderly one (both sides
 // have sent their FIN) would be reported on every wait, so it leaves the poller until
 // the connection wants something again.
-void Connection::on_hangup() {
-    int err = 0;
+void Connection::on_hangup(int error) {
+    int err = error;
     socklen_t len = sizeof err;
-    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err == 0) ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return close_conn(err, true);
     loop_.mute(fd_);
 }
