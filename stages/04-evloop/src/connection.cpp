@@ -115,13 +115,16 @@ void Connection::on_event(const PollEvent& event) {
     // in the same turn. The interest is looked up again before each step because the
     // step before may have changed it (or closed the connection).
     if (event.readable && (loop_.interest(fd_) & kReadable)) on_readable();
-    if (state_ != State::closed && event.writable && (loop_.interest(fd_) & kWritable)) {
-        flush();
-        settle();
-    }
+    if (state_ != State::closed && event.writable && (loop_.interest(fd_) & kWritable)) on_writable();
     if (state_ != State::closed && event.hangup && !(loop_.interest(fd_) & kReadable)) on_hangup(event.error);
 }
 // ANCHOR_END: on-event
+
+// Stage 03's on_writable: the kernel has room again, so send what is queued.
+void Connection::on_writable() {
+    flush();
+    settle();
+}
 
 // A hangup while we are not reading (half-closed and waiting for the application,
 // paused, or draining output). A failed socket closes now; an orderly one (both sides

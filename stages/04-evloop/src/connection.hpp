@@ -130,6 +130,7 @@ private:
     void begin();
     void apply_options(const ConnOptions& options);
     void on_readable();
+    void on_writable();
     void deliver(std::string_view in, bool from_spill);
     void discard_input();
     void on_eof();
