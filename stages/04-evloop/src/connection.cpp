@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "address.hpp"
 #include "guard.hpp"
 
 namespace evloop::detail {
@@ -222,6 +223,16 @@ void Connection::on_eof() {
     // After shutdown_write() both directions are now done: nothing is left to wait for.
     if (state_ == State::shutting || state_ == State::write_shut) request_close(reason_);
     settle(action);
+}
+
+// Action::detach, once output has been flushed: the socket is handed over, blocking.
+void Connection::detach_now() {
+    state_ = State::closed;
+    release();
+    set_nonblocking(fd_, false);
+    loop_.trace("loop %d: fd %d detached", loop_.index(), fd_);
+    invoke(loop_.shared().events.detached, fd_);
+    loop_.conns().release(fd_);
 }
 
 }  // namespace evloop::detail
