@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include <evloop/version.hpp>  // also EVLOOP_EXPORT
+
 namespace evloop {
 
 using Duration = std::chrono::nanoseconds;
@@ -77,7 +79,7 @@ class Conn;
 // has since been reused: each connection has its own generation number.
 // Each call returns false only when the loop is gone; delivery to a live
 // connection is not confirmed.
-class Handle {
+class EVLOOP_EXPORT Handle {
 public:
     Handle() = default;
     bool wake() const;                             // a data event with empty input
@@ -96,7 +98,7 @@ private:
 
 // The connection an event is about. A cheap view, valid only inside the callback that
 // received it and only on that loop's thread; use handle() to reach it later.
-class Conn {
+class EVLOOP_EXPORT Conn {
 public:
     // Appends to the pending output; the library writes it when the callback returns.
     // For UDP, everything written during one data event leaves as one datagram.
@@ -175,7 +177,7 @@ struct Options {
     bool trace = false;          // one stderr line per readiness event and syscall result
 };
 
-class Server {
+class EVLOOP_EXPORT Server {
 public:
     explicit Server(Events events, Options options = {});
     ~Server();
@@ -190,19 +192,19 @@ public:
     void stop();
 
 private:
-    struct Impl;
+    struct EVLOOP_NO_EXPORT Impl;  // the internals stay out of a shared library's exports
     std::unique_ptr<Impl> impl_;
 };
 
 // Convenience: Server(events, options).serve(urls).
-Error serve(Events events, const std::vector<std::string>& urls, Options options = {});
+EVLOOP_EXPORT Error serve(Events events, const std::vector<std::string>& urls, Options options = {});
 
 // Backends compiled into this build, best first; "epoll", "kqueue" or "poll".
-std::vector<Backend> available_backends();
-const char* backend_name(Backend backend);
+EVLOOP_EXPORT std::vector<Backend> available_backends();
+EVLOOP_EXPORT const char* backend_name(Backend backend);
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit
 // (or the old one, unchanged, if raising failed).
-long raise_fd_limit();
+EVLOOP_EXPORT long raise_fd_limit();
 
 }  // namespace evloop
