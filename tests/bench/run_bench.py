@@ -29,7 +29,6 @@ import shutil
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -59,10 +58,10 @@ MEASUREMENTS = {
 }
 SYSCALL_RUNS = {"sys1": (1, 10000), "sys50": (50, 30000)}  # connections, messages
 HOLD_CONNECTIONS = 10000
+NOREAD_CONNECTIONS, NOREAD_SECONDS = 100, 3.0  # clients that send and never read
 
-# Relays: what is measured through each, and the client that never reads.
+# Relays: what is measured through each (and the clients that never read, as for servers).
 RELAY_MEASUREMENTS = ("ping50", "stream")
-NOREAD_CONNECTIONS, NOREAD_SECONDS = 10, 2.0
 # haproxy as a plain TCP relay: one thread, no logging, its default buffers.
 HAPROXY_CONFIG = """global
     nbthread 1
@@ -239,6 +238,19 @@ class Bench:
 
         return self.with_server(spec, run)
 
+    def noread(self, spec):
+        """Peak RSS of a server whose clients send as fast as it takes bytes and never read:
+        what backpressure costs it. Not echo-bench: here the clients do nothing clever."""
+        if spec["one_at_a_time"]:
+            return None
+
+        def run(server):
+            pushed = push_without_reading(server.url)
+            return {"peak_rss_kib": proc_kib(server.pid, "VmHWM"), "pushed_mib": pushed / (1 << 20),
+                    "connections": NOREAD_CONNECTIONS}
+
+        return self.with_server(spec, run)
+
     def hold(self, spec):
         if spec["one_at_a_time"]:
             return None
@@ -276,44 +288,43 @@ class Bench:
         return self.with_relay(relay, run)
 
     def never_read(self, relay):
-        return self.with_relay(relay, push_without_reading)
+        """As noread(), through the relay: the peak RSS of the relay and of the echo server
+        behind it, beside what each held before."""
+        def run(front, backend):
+            before = {"front": proc_kib(front.pid, "VmRSS"), "backend": proc_kib(backend.pid, "VmRSS")}
+            pushed = push_without_reading(front.url)
+            return {"connections": NOREAD_CONNECTIONS, "seconds": NOREAD_SECONDS, "pushed_mib": pushed / (1 << 20),
+                    "front_base_kib": before["front"], "front_peak_kib": proc_kib(front.pid, "VmHWM"),
+                    "backend_base_kib": before["backend"], "backend_peak_kib": proc_kib(backend.pid, "VmHWM")}
+
+        return self.with_relay(relay, run)
 
 
-def rss_kib(pid, field):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def push_without_reading(front, backend):
-    """NOREAD_CONNECTIONS clients send to `front` for NOREAD_SECONDS and never read: the peak
-    RSS (VmHWM) of the relay and of the echo server behind it, beside what each held before."""
-    host, port = front.url.removeprefix("tcp://").rsplit(":", 1)
-    before = {"front": rss_kib(front.pid, "VmRSS"), "backend": rss_kib(backend.pid, "VmRSS")}
-    sel = selectors.DefaultSelector()
-    socks = []
-    for _ in range(NOREAD_CONNECTIONS):
-        s = socket.create_connection((host, int(port)), timeout=5)
+def push_without_reading(url):
+    """NOREAD_CONNECTIONS clients send to url as fast as it takes bytes for NOREAD_SECONDS and
+    never read; returns the bytes pushed. Measure the server before they close."""
+    host, _, port = url[len("tcp://"):].rpartition(":")
+    socks = [socket.create_connection((host, int(port)), timeout=5) for _ in range(NOREAD_CONNECTIONS)]
+    chunk = b"n" * 65536
+    pushed = 0
+    for s in socks:
         s.setblocking(False)
-        socks.append(s)
-        sel.register(s, selectors.EVENT_WRITE)
-    chunk, sent = b"\x5a" * 65536, 0
-    deadline = time.monotonic() + NOREAD_SECONDS
-    while time.monotonic() < deadline:
-        for key, _ in sel.select(timeout=0.05):
+    end = time.monotonic() + NOREAD_SECONDS
+    while time.monotonic() < end:
+        moved = 0
+        for s in socks:
             try:
-                sent += key.fileobj.send(chunk)
-            except BlockingIOError:
+                moved += s.send(chunk)
+            except (BlockingIOError, InterruptedError):
                 pass
-    result = {"connections": NOREAD_CONNECTIONS, "seconds": NOREAD_SECONDS, "sent_mib": sent / 2**20,
-              "front_base_kib": before["front"], "front_peak_kib": rss_kib(front.pid, "VmHWM"),
-              "backend_base_kib": before["backend"], "backend_peak_kib": rss_kib(backend.pid, "VmHWM")}
-    for s in socks:  # a reset: nobody is going to read what is queued for them
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        pushed += moved
+        if not moved:
+            time.sleep(0.02)
+    for s in socks:
         s.close()
-    sel.close()
-    return result
+    return pushed
 
 
 class SyscallCounter:
@@ -422,6 +433,14 @@ class StraceCounter(SyscallCounter):
         self.total = sum(self.calls.values())
         os.unlink(self.out)
         return False
+
+
+def proc_kib(pid, field):
+    """A VmXXX field of /proc/PID/status, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
 
 
 def median_report(reports):
@@ -554,6 +573,8 @@ def run(args):
         if fd_limit > HOLD_CONNECTIONS + 100:
             log(f"{spec['name']}: memory per idle connection")
             res["hold"] = bench.hold(spec)
+        log(f"{spec['name']}: memory under {NOREAD_CONNECTIONS} clients that never read")
+        res["noread"] = bench.noread(spec)
         del res["rounds"]
     for relay in relays:
         res = relay_results[relay["name"]]
@@ -571,9 +592,9 @@ def run(args):
             "rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
             "pinned": bench.server_cpu is not None, "server_cpu": bench.server_cpu,
             "client_cpu": bench.client_cpu, "hold_connections": HOLD_CONNECTIONS,
+            "noread_connections": NOREAD_CONNECTIONS, "noread_seconds": NOREAD_SECONDS,
             "measurements": {m: " ".join(a) for m, (a, _) in MEASUREMENTS.items()},
             "syscall_runs": SYSCALL_RUNS, "seconds": round(time.monotonic() - started, 1),
-            "noread": {"connections": NOREAD_CONNECTIONS, "seconds": NOREAD_SECONDS},
         },
         "baseline": args.baseline,
         "servers": [s["name"] for s in servers],

@@ -3,7 +3,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include "harness.hpp"
+#include "harness/harness.hpp"
 
 int main(int argc, char** argv) {
     harness::init_process();  // SIGPIPE ignored, descriptors raised, the watchdog running

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "harness.hpp"
+#include "harness/harness.hpp"
 
 namespace proxytest {
 
