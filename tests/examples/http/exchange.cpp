@@ -59,6 +59,13 @@ void TempRoot::pattern_file(std::string_view relative, std::uint64_t size, std::
     }
 }
 
+void TempRoot::sparse_file(std::string_view relative, std::uint64_t size) {
+    fs::path p = at(relative);
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary | std::ios::trunc).close();
+    fs::resize_file(p, size);
+}
+
 void TempRoot::symlink(std::string_view relative, const std::string& target) {
     fs::create_symlink(target, at(relative));
 }

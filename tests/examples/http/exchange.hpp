@@ -31,6 +31,8 @@ public:
     // A file of `size` bytes: byte i is pattern_byte(seed, i); sparse-free, written in blocks.
     void pattern_file(std::string_view relative, std::uint64_t size, std::uint64_t seed);
     void folder(std::string_view relative);
+    // A file of `size` zero bytes that takes no disk space (a hole, ftruncate(2)).
+    void sparse_file(std::string_view relative, std::uint64_t size);
     void symlink(std::string_view relative, const std::string& target);
 
 private:

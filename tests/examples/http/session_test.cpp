@@ -266,3 +266,25 @@ TEST_CASE("session: a pipeline gives the same bytes whatever the split points") 
         every.push_back(i);
     CHECK(converse(s.rig.config, in, every).out == whole.out);
 }
+
+TEST_CASE("session: it tells a request under way from a connection between requests") {
+    Site s;
+    http::Session session(s.rig.config);
+    std::string out;
+    CHECK_FALSE(session.mid_request());
+    std::string in = get("/a.txt") + "GET /a.txt HT";
+    session.on_input(in, out, 1 << 20);
+    CHECK(session.requests() == 1);
+    CHECK(session.mid_request());  // the second head has begun
+    std::string body = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab";
+    http::Session other(s.rig.config);
+    other.on_input(body, out, 1 << 20);
+    CHECK(other.requests() == 0);
+    CHECK(other.mid_request());  // its body is still arriving
+    other.on_input("cd", out, 1 << 20);
+    CHECK(other.requests() == 1);
+    CHECK_FALSE(other.mid_request());
+    out.clear();
+    other.time_out(out);
+    CHECK(out.rfind("HTTP/1.1 408 Request Timeout\r\n", 0) == 0);
+}

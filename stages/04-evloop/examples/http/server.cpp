@@ -18,9 +18,10 @@
 #include <memory>
 #include <string>
 
-#include "../flags.hpp"
 #include "common/cli.hpp"
+#include "common/process.hpp"
 #include "evloop/evloop.hpp"
+#include "examples/flags.hpp"
 #include "session.hpp"
 
 namespace {
@@ -36,7 +37,10 @@ struct Connection {
     bool waiting = false;    // reading paused until the output drains: a file body, or a spent budget
     bool eof = false;        // the client has finished sending: close once every reply is out
     bool scheduled = false;  // send_more() is due on a timer
+    bool timed = false;      // a request timer is armed
 };
+
+evloop::Duration request_timeout = std::chrono::seconds(30);  // --request-timeout
 
 Connection& state(evloop::Conn c) {
     return **std::any_cast<std::shared_ptr<Connection>>(&c.context());
@@ -50,6 +54,28 @@ std::string& scratch() {
 }
 
 void send_more(evloop::Conn c);
+
+// ANCHOR: request-timeout
+// A request must arrive whole within --request-timeout of the moment it was first seen
+// unfinished, or it gets 408 and the connection closes. Without this, a client that sends
+// its head a byte every few seconds (slowloris) is never idle, so --idle-timeout never
+// fires, and it holds its connection (and its place under --max-conns) for ever.
+void watch_request(evloop::Conn c) {
+    Connection& conn = state(c);
+    if (conn.timed || conn.waiting || !conn.session.mid_request() || request_timeout.count() == 0) return;
+    conn.timed = true;
+    c.after(request_timeout, [seen = conn.session.requests()](evloop::Conn later) {
+        Connection& s = state(later);
+        s.timed = false;
+        if (s.waiting || !s.session.mid_request()) return;
+        if (s.session.requests() != seen) return watch_request(later);  // a newer request: its own time
+        std::string& out = scratch();
+        s.session.time_out(out);
+        later.write(out);
+        later.close();
+    });
+}
+// ANCHOR_END: request-timeout
 
 // ANCHOR: on-data
 evloop::Action on_data(evloop::Conn c, std::string_view in) {
@@ -69,7 +95,9 @@ evloop::Action on_data(evloop::Conn c, std::string_view in) {
         send_more(c);
         return evloop::Action::none;
     }
-    return conn.eof ? evloop::Action::close : evloop::Action::none;
+    if (conn.eof) return evloop::Action::close;
+    watch_request(c);
+    return evloop::Action::none;
 }
 // ANCHOR_END: on-data
 
@@ -115,6 +143,15 @@ int main(int argc, char** argv) {
     spec.extras.push_back(
         {"root", "DIR", "the folder to serve (required)",
          [&](std::string_view v, std::string* e) { return have_root = site.open(std::string(v), e); }});
+    spec.extras.push_back(
+        {"request-timeout", "DURATION",
+         "answer 408 and close when a request has not fully arrived this long after it began "
+         "(default 30s; 0: no limit)",
+         [](std::string_view v, std::string* e) {
+             if (examples::parse_duration(v, &request_timeout)) return true;
+             *e = "expected a duration such as 500ms or 30s";
+             return false;
+         }});
     examples::add_stage04_flags(spec, &options);
     common::Cli cli = common::parse_cli(argc, argv, spec);
     auto usage_error = [&](const std::string& reason) {
@@ -123,13 +160,19 @@ int main(int argc, char** argv) {
     };
     if (!have_root) return usage_error("--root DIR is required");
     for (const auto& address : cli.listen)
-        if (address.url().rfind("udp", 0) == 0)
+        if (!address.is_stream())
             return usage_error("bad --listen '" + address.url() + "': HTTP needs a stream: tcp or unix");
-    examples::finish_options(cli, "stage04-http", &options);
+    examples::finish_options(cli, spec.program, &options);
+    evloop::raise_fd_limit();
 
     http::Clock clock;  // each loop thread formats its own Date
     http::Config config{.site = &site, .clock = &clock, .chunk = kChunk};
     evloop::Events events;
+    events.serving = [](const evloop::ServerInfo& info) {
+        for (const auto& url : info.addrs)
+            common::announce_listening(url);
+        return evloop::Action::none;
+    };
     events.opened = [&config](evloop::Conn c, evloop::ConnOptions&) {
         c.context() = std::make_shared<Connection>(config);
         return evloop::Action::none;
@@ -143,5 +186,5 @@ int main(int argc, char** argv) {
         return conn.waiting ? evloop::Action::none : evloop::Action::close;
     };
     evloop::Server server(events, options);
-    return examples::serve_until_signal(server, examples::urls(cli), "stage04-http");
+    return examples::serve_until_signal(server, examples::urls(cli), spec.program);
 }

@@ -30,6 +30,7 @@ Session::Result Session::on_input(std::string_view in, std::string& out, std::si
             r.consumed += step.used;
             if (step.status) return fail(step.status, out), r.close = true, r;
             if (!step.done) return r;
+            ++requests_;
             bool close = waiting_.head.close;
             emit(waiting_, out);
             waiting_ = Reply{};
@@ -64,6 +65,7 @@ Session::Result Session::on_input(std::string_view in, std::string& out, std::si
             waiting_ = std::move(reply);
             continue;
         }
+        ++requests_;
         bool close = reply.head.close;
         emit(reply, out);
         if (close && !body_pending()) return r.close = true, r;

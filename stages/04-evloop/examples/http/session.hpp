@@ -53,6 +53,14 @@ public:
     // After the pending body, the connection closes (Connection: close, or HTTP/1.0).
     bool close_after_body() const { return close_after_body_; }
 
+    // A request has begun and not fully arrived (its head, or a body being discarded), and
+    // how many have fully arrived so far: what a timer needs to tell a slow request from a
+    // stalled client that sends nothing at all.
+    bool mid_request() const { return scan_.pos > 0 || request_body_.active(); }
+    std::uint64_t requests() const { return requests_; }
+    // The request took too long to arrive: appends a 408; the caller closes.
+    void time_out(std::string& out) { fail(408, out); }
+
 private:
     struct Reply {
         Head head;
@@ -74,6 +82,7 @@ private:
     File body_;                // a file being sent a chunk at a time
     std::uint64_t body_offset_ = 0;
     bool close_after_body_ = false;
+    std::uint64_t requests_ = 0;
     std::string path_;  // decoding space, reused
 };
 
