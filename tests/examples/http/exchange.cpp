@@ -37,23 +37,34 @@ void TempRoot::file(std::string_view relative, std::string_view content, std::ti
     if (::utimes(p.c_str(), times) != 0) throw std::runtime_error("utimes failed on " + p.string());
 }
 
-std::uint8_t pattern_byte(std::uint64_t seed, std::uint64_t i) {
-    std::uint64_t x = (seed * 0x9E3779B97F4A7C15ull) ^ (i / 8 + 1) * 0xBF58476D1CE4E5B9ull;
+namespace {
+
+std::uint64_t pattern_word(std::uint64_t seed, std::uint64_t word) {
+    std::uint64_t x = (seed * 0x9E3779B97F4A7C15ull) ^ (word + 1) * 0xBF58476D1CE4E5B9ull;
     x ^= x >> 31;
     x *= 0x94D049BB133111EBull;
     x ^= x >> 29;
-    return static_cast<std::uint8_t>(x >> (8 * (i % 8)));
+    return x;
+}
+
+}  // namespace
+
+std::uint8_t pattern_byte(std::uint64_t seed, std::uint64_t i) {
+    return static_cast<std::uint8_t>(pattern_word(seed, i / 8) >> (8 * (i % 8)));
 }
 
 void TempRoot::pattern_file(std::string_view relative, std::uint64_t size, std::uint64_t seed) {
     fs::path p = at(relative);
     fs::create_directories(p.parent_path());
     std::ofstream f(p, std::ios::binary | std::ios::trunc);
-    std::string block(1 << 20, '\0');
+    std::string block(1 << 20, '\0');  // a multiple of 8: words never straddle two blocks
     for (std::uint64_t done = 0; done < size;) {
         auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), size - done));
-        for (std::size_t i = 0; i < n; ++i)
-            block[i] = static_cast<char>(pattern_byte(seed, done + i));
+        for (std::size_t i = 0; i < n; i += 8) {
+            std::uint64_t w = pattern_word(seed, (done + i) / 8);
+            for (std::size_t b = 0; b < 8 && i + b < n; ++b)
+                block[i + b] = static_cast<char>(w >> (8 * b));
+        }
         f.write(block.data(), static_cast<long>(n));
         done += n;
     }

@@ -54,7 +54,7 @@ private:
 
 // A session with a Site over `root`, as the server configures one (chunk as given).
 struct Rig {
-    explicit Rig(const std::string& root, std::size_t chunk = 256 << 10);
+    explicit Rig(const std::string& root, std::size_t chunk = 64 << 10);
     http::Site site;
     FixedClock clock;
     http::Config config;

@@ -20,7 +20,7 @@ struct Served {
         root.file("a.txt", "alpha\n");
         root.file("dir/index.html", "dir\n");
         root.pattern_file("64k.bin", 64 << 10, 1);
-        root.pattern_file("big.bin", 3 << 20, 2);  // over the 256 KiB chunk: sent as output drains
+        root.pattern_file("big.bin", 3 << 20, 2);  // over the 64 KiB chunk: sent as output drains
         server = httptest::start_http(root.path());
     }
     const common::Address& address() const { return server->address(); }

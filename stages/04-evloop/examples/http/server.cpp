@@ -7,7 +7,7 @@
 //   - an unfinished request stays in the library's input buffer (Conn::keep), uncopied;
 //   - the replies to all the requests of one read leave in one write;
 //   - a large file is read a chunk at a time as the client drains it (Events::drained),
-//     so a slow reader of a 1 GB file costs about a quarter of the high water mark;
+//     so a slow reader of a 1 GB file costs about a third of the high water mark;
 //   - requests pipelined behind such a file wait, unread (Conn::pause), until it is sent.
 // It lacks HTTP/2, TLS, ranges, compression and ETags, and it reads files with pread into
 // the output rather than sendfile(2): evloop has no way to queue a file region yet.
@@ -26,10 +26,13 @@
 
 namespace {
 
-constexpr std::size_t kChunk = 256 << 10;          // a file body is read this much at a time
+// A slow reader of a large file holds at most kLowWater + kChunk of pending output: the
+// next chunk is read only once the last has drained to low water.
+constexpr std::size_t kChunk = 64 << 10;           // a file body is read this much at a time
+constexpr std::size_t kBudget = 256 << 10;         // the replies one read may produce before a pause
 constexpr std::size_t kHighWater = 1 << 20;        // evloop stops reading above it
 constexpr std::size_t kLowWater = kHighWater / 4;  // ... and fires drained at it: the next chunk's cue
-constexpr int kChunksPerTurn = 4;                  // then other connections get the loop
+constexpr int kChunksPerTurn = 16;                 // then other connections get the loop
 
 struct Connection {
     explicit Connection(const http::Config& config) : session(config) {}
@@ -85,7 +88,7 @@ evloop::Action on_data(evloop::Conn c, std::string_view in) {
         return evloop::Action::none;
     }
     std::string& out = scratch();
-    auto r = conn.session.on_input(in, out, kChunk);
+    auto r = conn.session.on_input(in, out, kBudget);
     if (!out.empty()) c.write(out);
     c.keep(in.size() - r.consumed);  // an unfinished request, or those behind a stall
     if (r.close) return evloop::Action::close;

@@ -31,7 +31,7 @@ struct Config {
     Limits limits{};
     // A file larger than this is sent a chunk at a time; a smaller one goes out with its
     // head in the same write.
-    std::size_t chunk = 256 << 10;
+    std::size_t chunk = 64 << 10;
 };
 
 class Session {
