@@ -217,3 +217,27 @@ TEST_CASE("server: a unix socket serves as tcp does") {
     CHECK(reply.status == 200);
     CHECK(reply.body == "alpha\n");
 }
+
+TEST_CASE("server: four loops serve 50 connections that each pipeline 20 requests") {
+    httptest::TempRoot root;
+    root.file("a.txt", "alpha\n");
+    root.pattern_file("64k.bin", 64 << 10, 1);
+    auto server = httptest::start_http(root.path(), {"--loops", "4"});
+    std::vector<std::unique_ptr<Client>> clients;
+    std::string burst;
+    for (int i = 0; i < 20; ++i)
+        burst += get(i % 4 ? "/a.txt" : "/64k.bin");
+    for (int i = 0; i < 50; ++i) {
+        clients.push_back(std::make_unique<Client>(server->address()));
+        clients.back()->send(burst);
+    }
+    for (auto& c : clients) {
+        std::vector<httptest::Reply> r;
+        REQUIRE(httptest::split_replies(
+                    c->read_replies(20), [](std::size_t) { return false; }, &r)
+                    .empty());
+        REQUIRE(r.size() == 20);
+        for (std::size_t i = 0; i < r.size(); ++i)
+            REQUIRE(r[i].body.size() == (i % 4 ? 6u : 64u << 10));
+    }
+}
