@@ -37,7 +37,8 @@ constexpr int kChunksPerTurn = 16;                 // then other connections get
 struct Connection {
     explicit Connection(const http::Config& config) : session(config) {}
     http::Session session;
-    bool waiting = false;    // reading paused until the output drains: a file body, or a spent budget
+    bool waiting = false;    // until the output drains: a file body, or a spent budget
+    bool paused = false;     // not reading: from a stall until the requests kept behind it are answered
     bool eof = false;        // the client has finished sending: close once every reply is out
     bool scheduled = false;  // send_more() is due on a timer
     bool timed = false;      // a request timer is armed
@@ -94,10 +95,15 @@ evloop::Action on_data(evloop::Conn c, std::string_view in) {
     if (r.close) return evloop::Action::close;
     if (r.stalled) {
         conn.waiting = true;
-        c.pause();
+        if (!conn.paused) c.pause();
+        conn.paused = true;
         send_more(c);
         return evloop::Action::none;
     }
+    // Read again only now that every request kept behind a stall is answered: an EOF read
+    // earlier would end the connection with those requests still in its input.
+    if (conn.paused) c.resume();
+    conn.paused = false;
     if (conn.eof) return evloop::Action::close;
     watch_request(c);
     return evloop::Action::none;
@@ -128,8 +134,7 @@ void send_more(evloop::Conn c) {
     if (conn.session.body_pending() || c.pending_output() > kLowWater) return;
     if (conn.session.close_after_body()) return c.close();
     conn.waiting = false;
-    c.resume();
-    c.handle().wake();  // a data event for the requests kept behind the stall
+    c.handle().wake();  // a data event for the requests kept behind the stall; it resumes reading
 }
 // ANCHOR_END: send-more
 
