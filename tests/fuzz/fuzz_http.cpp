@@ -84,7 +84,7 @@ std::string request(Choices& c, bool* is_head) {
         r += "Transfer-Encoding: chunked" + eol + eol;
         for (unsigned k = c.next(4); k-- > 0;) {
             std::size_t n = 1 + c.next(40);
-            char size[8];
+            char size[20];
             std::snprintf(size, sizeof size, "%zx", n);
             r += std::string(size) + (c.next(3) == 0 ? ";ext=1" : "") + eol + std::string(n, 'c') + eol;
         }
