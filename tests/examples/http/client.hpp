@@ -32,7 +32,7 @@ public:
     Client& operator=(const Client&) = delete;
 
     int fd() const { return fd_; }
-    void send(std::string_view bytes);   // all of it, or the test fails
+    void send(std::string_view bytes);             // all of it, or the test fails
     std::size_t send_now(std::string_view bytes);  // what the kernel takes without waiting
     void shutdown_write();
     // Everything that arrives until `replies` complete replies are in (`heads[i]`: reply i
