@@ -175,7 +175,7 @@ TEST_CASE("server: a 64 MiB file arrives whole and in order") {
     CHECK_MESSAGE(bad == 0, "first wrong byte at " << bad - 1);
 }
 
-TEST_CASE("server: bad or missing --root and udp addresses exit 2 before listening") {
+TEST_CASE("server: bad or missing --root and udp addresses exit 2 and a taken port exits 1") {
     httptest::TempRoot root;
     root.file("file", "x");
     auto run = [](std::vector<std::string> args) {
@@ -198,6 +198,12 @@ TEST_CASE("server: bad or missing --root and udp addresses exit 2 before listeni
     auto help = run({"--help"});
     CHECK(help.status.clean());
     CHECK(help.out.find("--root DIR") != std::string::npos);
+    // A runtime setup failure is 1, not 2: the address is taken.
+    auto first = httptest::start_http(root.path());
+    auto taken = run({"--root", root.path(), "--listen", first->url()});
+    CHECK(taken.status.exited);
+    CHECK(taken.status.code == 1);
+    CHECK(taken.err.find("Address already in use") != std::string::npos);
 }
 
 TEST_CASE("server: SIGTERM stops it with status 0 while a large file is being sent") {
