@@ -283,7 +283,8 @@ def markdown(http):
     c = http["connections"]
     out = ["", f"**HTTP** (`wrk -t1 -c{c}`, {http['rounds']} rounds of {http['duration_s']} s, medians; "
            "every response of a verification run before each checked to be a whole 200, and no non-2xx "
-           "or socket error in the timed runs)", "",
+           "or socket error in the timed runs; nginx with one worker, access log off, sendfile on, and "
+           "keepalive_requests raised so that, like stage04-http, it never closes a connection mid-run)", "",
            "| server | file | requests/s | × nginx | p50 µs | p99 µs | server CPU busy | server CPU µs per request |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]
     for f, size in http["files"].items():
