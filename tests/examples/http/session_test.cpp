@@ -288,3 +288,13 @@ TEST_CASE("session: it tells a request under way from a connection between reque
     other.time_out(out);
     CHECK(out.rfind("HTTP/1.1 408 Request Timeout\r\n", 0) == 0);
 }
+
+TEST_CASE("session: a reply that closes says only close even when HTTP/1.0 asked to keep the connection") {
+    Site s;
+    auto t = converse(s.rig.config,
+                      "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 3\r\n"
+                      "Expect: 100-continue\r\n\r\n");
+    CHECK(t.closed);
+    CHECK(t.out.find("\r\nConnection: close\r\n") != std::string::npos);
+    CHECK(t.out.find("keep-alive") == std::string::npos);
+}

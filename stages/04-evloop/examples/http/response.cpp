@@ -83,8 +83,10 @@ void append_head(std::string& out, const Head& h, std::string_view date) {
         }
     }
     if (h.allow) out += "\r\nAllow: GET, HEAD";
-    if (h.close) out += "\r\nConnection: close";
-    if (h.keep_alive) out += "\r\nConnection: keep-alive";
+    if (h.close)
+        out += "\r\nConnection: close";
+    else if (h.keep_alive)
+        out += "\r\nConnection: keep-alive";
     out += "\r\n\r\n";
 }
 
