@@ -151,6 +151,11 @@ TEST_CASE("session: Connection close and HTTP/1.0 end the conversation after the
     REQUIRE(r.size() == 1);
     CHECK(r[0].fields["connection"] == "close");
     CHECK(converse(s.rig.config, "GET /a.txt HTTP/1.0\r\n\r\n").closed);
+    auto big = converse(s.rig.config, get("/big.bin", "Connection: close\r\n") + get("/a.txt"));
+    CHECK(big.closed);  // once the body sent in chunks is out
+    auto bodies = replies(big);
+    REQUIRE(bodies.size() == 1);
+    CHECK(bodies[0].body.size() == 1000000);
     auto kept = converse(s.rig.config, "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     CHECK_FALSE(kept.closed);
     CHECK(replies(kept).at(0).fields["connection"] == "keep-alive");
