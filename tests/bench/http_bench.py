@@ -15,6 +15,7 @@ whole process tree (nginx's master and worker). Python 3 standard library only.
 import math
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -209,8 +210,11 @@ def measure(bench, site, bin_dir, server_name, file_key, duration):
 
         check = run(["-d", "1s", "-s", str(CHECK_SCRIPT)], 1)  # wrk takes whole seconds only
         cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
+        wrk0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         timed = run(["-d", f"{duration}s", "--latency"], duration)
         cpu, wall = cpu_seconds(server.proc.pid) - cpu0, time.monotonic() - t0
+        wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        timed["client_busy"] = (wrk1.ru_utime + wrk1.ru_stime - wrk0.ru_utime - wrk0.ru_stime) / wall
         problems = [f"verification: {p}" for p in check["problems"]] + timed["problems"]
         if problems:
             bench.failures.append(f"{label}: " + "; ".join(problems))
@@ -259,7 +263,8 @@ def run(bench, bin_dir, rounds, duration):
         med = lambda key: statistics.median(x[key] for x in runs)  # noqa: E731
         results.setdefault(s, {})[f] = {
             "requests_per_s": med("requests_per_s"), "p50_us": med("p50_us"), "p99_us": med("p99_us"),
-            "server_busy": med("server_busy"), "cpu_us_per_request": med("cpu_us_per_request"),
+            "server_busy": med("server_busy"), "client_busy": med("client_busy"),
+            "cpu_us_per_request": med("cpu_us_per_request"),
             "checked": sum(x["checked"] for x in runs), "rounds": len(runs),
         }
     return {"servers": list(SERVERS), "files": {k: v[1] for k, v in FILES.items()}, "connections": CONNECTIONS,
@@ -285,17 +290,18 @@ def markdown(http):
            "every response of a verification run before each checked to be a whole 200, and no non-2xx "
            "or socket error in the timed runs; nginx with one worker, access log off, sendfile on, and "
            "keepalive_requests raised so that, like stage04-http, it never closes a connection mid-run)", "",
-           "| server | file | requests/s | × nginx | p50 µs | p99 µs | server CPU busy | server CPU µs per request |",
+           "| server | file | requests/s | × nginx | p50 µs | p99 µs | CPU busy, server / wrk "
+           "| server CPU µs per request |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]
     for f, size in http["files"].items():
         for s in http["servers"]:
             rate, base = get(s, f, "requests_per_s"), get("nginx", f, "requests_per_s")
-            busy = get(s, f, "server_busy")
+            busy, client = get(s, f, "server_busy"), get(s, f, "client_busy")
             out.append("| " + " | ".join([
                 s, f"{f} ({size:,} B)", num(rate, "{:,.0f}"),
                 "n/a" if rate is None or not base else f"{rate / base:.2f}×",
                 num(get(s, f, "p50_us"), "{:.0f}"), num(get(s, f, "p99_us"), "{:.0f}"),
-                "**FAIL**" if busy is None else f"{busy * 100:.0f}%",
+                "**FAIL**" if busy is None else f"{busy * 100:.0f}% / {(client or 0) * 100:.0f}%",
                 num(get(s, f, "cpu_us_per_request"), "{:.2f}"),
             ]) + " |")
     mine, theirs = get("stage04-http", "small", "requests_per_s"), get("nginx", "small", "requests_per_s")
