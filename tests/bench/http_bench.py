@@ -17,8 +17,6 @@ import os
 import re
 import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,12 +59,6 @@ def cpu_seconds(pid):
     return total
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Site:
     """The document root and nginx's configuration, in one temporary folder."""
 
@@ -82,7 +74,7 @@ class Site:
 
     def nginx_conf(self, port):
         d = self.dir
-        conf = d / f"nginx-{port}.conf"
+        conf = d / f"nginx-{port}.conf"  # the name server_spec() gives nginx
         conf.write_text(f"""daemon off;
 master_process on;
 worker_processes 1;
@@ -111,48 +103,6 @@ http {{
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class HttpServer:
-    def __init__(self, name, bin_dir, site, cpu):
-        self.name, self.proc, self.url = name, None, None
-        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-        self.stderr = tempfile.TemporaryFile()
-        if name == "nginx":
-            port = free_port()
-            cmd = [find("nginx"), "-c", str(site.nginx_conf(port)), "-p", str(site.dir)]
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr, preexec_fn=pin)
-            self.url = self._wait_connectable(port)
-        else:
-            cmd = [find(name, bin_dir), "--root", str(site.root), "--listen", "tcp://127.0.0.1:0"]
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, preexec_fn=pin)
-            line = self.proc.stdout.readline().decode()
-            if line.startswith("listening on tcp://"):
-                self.url = "http://" + line.strip()[len("listening on tcp://"):]
-
-    def _wait_connectable(self, port, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return f"http://127.0.0.1:{port}"
-            except OSError:
-                time.sleep(0.05)
-        return None
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return "did not exit within 3 s of SIGTERM"
-        return None if rc == 0 else f"exited with status {rc} after SIGTERM"
-
-    def stderr_tail(self):
-        self.stderr.seek(0)
-        return self.stderr.read()[-2000:].decode(errors="replace")
 
 
 UNITS = {"us": 1.0, "ms": 1e3, "s": 1e6}
@@ -184,21 +134,23 @@ def parse_wrk(text):
     return out
 
 
+def server_spec(name, bin_dir, site):
+    """How run_bench.Server starts it: a contract server, or nginx on a port chosen for it."""
+    if name == "nginx":
+        return {"name": name, "contract": False, "prepare": site.nginx_conf,
+                "command": [find("nginx"), "-c", str(site.dir / "nginx-{port}.conf"), "-p", str(site.dir)]}
+    return {"name": name, "command": [find(name, bin_dir), "--root", str(site.root)]}
+
+
 def measure(bench, site, bin_dir, server_name, file_key, duration):
     """One fresh server: a verification run, then the timed one. Returns the timed numbers or None."""
     name, size = FILES[file_key]
     label = f"{server_name} {file_key}"
-    server = HttpServer(server_name, bin_dir, site, bench.server_cpu)
-    if server.url is None:
-        server.proc.kill()
-        server.proc.wait()
-        bench.failures.append(f"{label}: did not start")
-        log(f"FAIL {label}: did not start\n{server.stderr_tail()}")
-        return None
-    url = f"{server.url}/{name}"
-    wrk = find("wrk")
-    base = [wrk, "-t1", f"-c{CONNECTIONS}"]
-    try:
+
+    def body(server):
+        url = "http://" + server.url[len("tcp://"):] + "/" + name
+        base = [find("wrk"), "-t1", f"-c{CONNECTIONS}"]
+
         def run(extra, seconds):
             r = subprocess.run(base + extra + [url] + (["--", str(size)] if "-s" in extra else []),
                                capture_output=True, text=True, timeout=seconds + 30,
@@ -209,12 +161,11 @@ def measure(bench, site, bin_dir, server_name, file_key, duration):
             return report
 
         check = run(["-d", "1s", "-s", str(CHECK_SCRIPT)], 1)  # wrk takes whole seconds only
-        cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
+        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
         wrk0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         timed = run(["-d", f"{duration}s", "--latency"], duration)
-        cpu, wall = cpu_seconds(server.proc.pid) - cpu0, time.monotonic() - t0
+        cpu, wall = cpu_seconds(server.pid) - cpu0, time.monotonic() - t0
         wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        timed["client_busy"] = (wrk1.ru_utime + wrk1.ru_stime - wrk0.ru_utime - wrk0.ru_stime) / wall
         problems = [f"verification: {p}" for p in check["problems"]] + timed["problems"]
         if problems:
             bench.failures.append(f"{label}: " + "; ".join(problems))
@@ -222,13 +173,13 @@ def measure(bench, site, bin_dir, server_name, file_key, duration):
             return None
         timed["checked"] = check["checked"]
         timed["server_busy"] = cpu / wall
+        timed["client_busy"] = (wrk1.ru_utime + wrk1.ru_stime - wrk0.ru_utime - wrk0.ru_stime) / wall
         timed["cpu_us_per_request"] = cpu / timed["requests"] * 1e6 if timed["requests"] else None
         return timed
-    finally:
-        problem = server.stop()
-        if problem:
-            bench.failures.append(f"{label}: {problem}")
-            log(f"FAIL {label}: {problem}")
+
+    spec = server_spec(server_name, bin_dir, site)
+    spec["name"] = label
+    return bench.with_server(spec, body)
 
 
 def unavailable(bin_dir):
@@ -239,7 +190,8 @@ def unavailable(bin_dir):
 
 
 def run(bench, bin_dir, rounds, duration):
-    """Measures every (server, file) pair `rounds` times, interleaved; returns medians."""
+    """Measures every (server, file) pair `rounds` times, interleaved; returns medians.
+    `bench` is run_bench's Bench: it starts each server fresh, pinned, and stops it."""
     duration = max(1, math.ceil(duration))
     missing = unavailable(bin_dir)
     if missing:

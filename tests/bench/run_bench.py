@@ -83,6 +83,8 @@ class Server:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
             cmd = [c.replace("{port}", str(port)) for c in cmd]
+            if spec.get("prepare"):  # e.g. write a configuration that names the port
+                spec["prepare"](port)
         else:
             cmd += ["--listen", "tcp://127.0.0.1:0"]
         self.stderr = tempfile.TemporaryFile()

@@ -164,6 +164,11 @@ std::string split_replies(std::string_view s, const std::function<bool(std::size
     return "";
 }
 
+std::string split_replies(std::string_view stream, std::vector<Reply>* out) {
+    return split_replies(
+        stream, [](std::size_t) { return false; }, out);
+}
+
 std::string mask_dates(std::string_view stream) {
     std::string s(stream);
     for (auto at = s.find("\r\nDate: "); at != std::string::npos; at = s.find("\r\nDate: ", at + 1))

@@ -84,6 +84,8 @@ struct Reply {
 // whatever its Content-Length). Returns "" or what is wrong with the stream.
 std::string split_replies(std::string_view stream, const std::function<bool(std::size_t)>& to_head,
                           std::vector<Reply>* out);
+// The same, for a stream that answers no HEAD.
+std::string split_replies(std::string_view stream, std::vector<Reply>* out);
 
 // The stream with every Date value replaced by a fixed one, for comparing replies made at
 // different moments.
