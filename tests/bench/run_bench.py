@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_report  # noqa: E402
+import http_bench  # noqa: E402
 
 # The servers found in the build's bin directory, in ladder order. Stage 01 serves one
 # client at a time by design, so only single-connection measurements apply to it.
@@ -82,6 +83,8 @@ class Server:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
             cmd = [c.replace("{port}", str(port)) for c in cmd]
+            if spec.get("prepare"):  # e.g. write a configuration that names the port
+                spec["prepare"](port)
         else:
             cmd += ["--listen", "tcp://127.0.0.1:0"]
         self.stderr = tempfile.TemporaryFile()
@@ -432,9 +435,10 @@ def raise_fd_limit():
 
 def run(args):
     servers = discover(args)
-    if not servers:
+    want_http = not args.only or "http" in args.only.split(",")
+    if not servers and not want_http:
         sys.exit("bench: no servers to measure")
-    if not Path(args.bin, "echo-bench").exists():
+    if servers and not Path(args.bin, "echo-bench").exists():
         sys.exit(f"bench: {args.bin}/echo-bench not found: build the echo-bench target first")
     fd_limit = raise_fd_limit()
     bench = Bench(args)
@@ -461,6 +465,7 @@ def run(args):
         log(f"{spec['name']}: memory under {NOREAD_CONNECTIONS} clients that never read")
         res["noread"] = bench.noread(spec)
         del res["rounds"]
+    http = http_bench.run(bench, args.bin, args.rounds, args.duration) if want_http else None
 
     return {
         "machine": machine(),
@@ -476,6 +481,7 @@ def run(args):
         "servers": [s["name"] for s in servers],
         "one_at_a_time": [s["name"] for s in servers if s["one_at_a_time"]],
         "results": results,
+        "http": http,
         "failures": bench.failures,
     }
 
@@ -492,7 +498,7 @@ def main():
     p.add_argument("--baseline", default="libuv", help="the server the ratios compare with")
     p.add_argument("--server", action="append", default=[], metavar="NAME=COMMAND",
                    help="another server: a contract server's command, or one with {port} in it")
-    p.add_argument("--only", help="comma-separated server names to run")
+    p.add_argument("--only", help="comma-separated server names to run; 'http' for the HTTP rows")
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="let the scheduler place server and client (default: pinned to two CPUs)")
     p.add_argument("--report-only", metavar="RAW", help="rewrite the report from a saved --raw file")
@@ -505,7 +511,7 @@ def main():
     else:
         data = run(args)
         Path(args.raw).write_text(json.dumps(data, indent=1))
-    if data["baseline"] not in data["servers"]:
+    if data["servers"] and data["baseline"] not in data["servers"]:
         fallback = "stage03" if "stage03" in data["servers"] else data["servers"][0]
         log(f"baseline {data['baseline']} was not measured: ratios are against {fallback}")
         data["baseline"] = fallback
