@@ -2,6 +2,8 @@
 
 from html import escape
 
+import http_bench
+
 NA = "n/a"
 
 
@@ -304,6 +306,7 @@ def markdown(data):
                 "so measurements that need concurrent connections do not apply."]
     out += ["", *targets(data)]
     out += relays(data)
+    out += http_bench.markdown(data.get("http"))
     if data["failures"]:
         out += ["", "**Failures** (echo-bench found errors, or the server misbehaved):", ""]
         out += [f"- {f}" for f in data["failures"]]

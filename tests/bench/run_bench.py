@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_report  # noqa: E402
+import http_bench  # noqa: E402
 
 # The servers found in the build's bin directory, in ladder order. Stage 01 serves one
 # client at a time by design, so only single-connection measurements apply to it.
@@ -94,22 +95,17 @@ def log(msg):
 class Server:
     """One server process, pinned to a CPU, ready once it has said where it listens."""
 
-    def __init__(self, spec, cpu, backend=None):
-        self.spec, self.proc, self.url, self.config = spec, None, None, None
-        # A relay's command names its backend as {backend} (a URL); haproxy's, in its config.
-        cmd = [c.replace("{backend}", backend or "") for c in spec["command"]]
+    def __init__(self, spec, cpu):
+        self.spec, self.proc, self.url = spec, None, None
+        cmd = list(spec["command"])
         port = None
-        if "config" in spec or "{port}" in " ".join(cmd):  # not a contract server: we choose its port
+        if "{port}" in " ".join(cmd):  # not a contract server: we choose its port
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
             cmd = [c.replace("{port}", str(port)) for c in cmd]
-            if "config" in spec:
-                host_port = (backend or "").removeprefix("tcp://")
-                self.config = tempfile.NamedTemporaryFile("w", prefix="bench-", suffix=".cfg", delete=False)
-                self.config.write(spec["config"].format(port=port, backend=host_port))
-                self.config.close()
-                cmd = [c.replace("{config}", self.config.name) for c in cmd]
+            if spec.get("prepare"):  # e.g. write a configuration that names the port
+                spec["prepare"](port)
         else:
             cmd += ["--listen", "tcp://127.0.0.1:0"]
         self.stderr = tempfile.TemporaryFile()
@@ -155,9 +151,6 @@ class Server:
             self.proc.kill()
             self.proc.wait()
             return "did not exit within 2 s of SIGTERM"
-        finally:
-            if self.config:
-                os.unlink(self.config.name)
         self.proc.stdout.close()
         if rc != 0 and self.spec.get("contract", True):
             return f"exited with status {rc} after SIGTERM"
@@ -197,13 +190,11 @@ class Bench:
         log(f"FAIL {name} {' '.join(extra)}: {what}\n{stderr.strip()}\n--- server stderr:\n{server.stderr_tail()}")
         return None
 
-    def with_server(self, spec, body, backend=None):
-        server = Server(spec, self.server_cpu, backend)
+    def with_server(self, spec, body):
+        server = Server(spec, self.server_cpu)
         if server.url is None:
             server.proc.kill()
             server.proc.wait()
-            if server.config:
-                os.unlink(server.config.name)
             self.failures.append(f"{spec['name']}: did not start")
             log(f"FAIL {spec['name']} did not start:\n{server.stderr_tail()}")
             return None
@@ -265,7 +256,11 @@ class Bench:
         def inner(backend):
             if relay["command"] is None:
                 return body(backend, backend)
-            return self.with_server(relay, lambda front: body(front, backend), backend=backend.url)
+            # The relay's command names the backend as {backend}; haproxy's configuration does.
+            spec = dict(relay, command=[c.replace("{backend}", backend.url) for c in relay["command"]])
+            if relay.get("configure"):
+                spec["prepare"] = lambda port: relay["configure"](port, backend.url)
+            return self.with_server(spec, lambda front: body(front, backend))
 
         return self.with_server(self.relay_backend, inner)
 
@@ -520,8 +515,14 @@ def discover_relays(args):
         log("stage04-proxy not built: its relay row is left out")
     haproxy = shutil.which("haproxy")
     if haproxy:
-        relays.append({"name": "haproxy", "command": [haproxy, "-db", "-f", "{config}"],
-                       "config": HAPROXY_CONFIG, "contract": False})
+        configs = tempfile.TemporaryDirectory(prefix="bench-haproxy-")  # kept until the driver exits
+
+        def configure(port, backend):
+            Path(configs.name, f"haproxy-{port}.cfg").write_text(
+                HAPROXY_CONFIG.format(port=port, backend=backend.removeprefix("tcp://")))
+
+        relays.append({"name": "haproxy", "contract": False, "configure": configure, "configs": configs,
+                       "command": [haproxy, "-db", "-f", str(Path(configs.name, "haproxy-{port}.cfg"))]})
     else:
         log("haproxy not installed: its relay row is left out (Debian: apt-get install haproxy)")
     if args.only:
@@ -541,9 +542,10 @@ def raise_fd_limit():
 def run(args):
     servers = discover(args)
     relays, relay_backend = discover_relays(args)
-    if not servers and not relays:
+    want_http = not args.only or "http" in args.only.split(",")
+    if not servers and not relays and not want_http:
         sys.exit("bench: no servers to measure")
-    if not Path(args.bin, "echo-bench").exists():
+    if servers and not Path(args.bin, "echo-bench").exists():
         sys.exit(f"bench: {args.bin}/echo-bench not found: build the echo-bench target first")
     fd_limit = raise_fd_limit()
     bench = Bench(args)
@@ -585,6 +587,7 @@ def run(args):
         log(f"{relay['name']}: peak RSS under clients that never read")
         res["noread"] = bench.never_read(relay)
         del res["rounds"]
+    http = http_bench.run(bench, args.bin, args.rounds, args.duration) if want_http else None
 
     return {
         "machine": machine(),
@@ -602,6 +605,7 @@ def run(args):
         "results": results,
         "relays": [r["name"] for r in relays],
         "relay_results": relay_results,
+        "http": http,
         "failures": bench.failures,
     }
 
@@ -618,8 +622,8 @@ def main():
     p.add_argument("--baseline", default="libuv", help="the server the ratios compare with")
     p.add_argument("--server", action="append", default=[], metavar="NAME=COMMAND",
                    help="another server: a contract server's command, or one with {port} in it")
-    p.add_argument("--only", help="comma-separated names to run: servers (stage04, libuv, ...) and relays "
-                                   "(direct, stage04-proxy, haproxy)")
+    p.add_argument("--only", help="comma-separated names to run: servers (stage04, libuv, ...), relays "
+                                   "(direct, stage04-proxy, haproxy), and 'http' for the HTTP rows")
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="let the scheduler place server and client (default: pinned to two CPUs)")
     p.add_argument("--report-only", metavar="RAW", help="rewrite the report from a saved --raw file")

@@ -216,12 +216,17 @@ void Connection::discard_input() {
 
 void Connection::on_eof() {
     peer_eof_ = true;
-    input_.release();  // a partial message can never be completed now
     loop_.trace("loop %d: fd %d eof", loop_.index(), fd_);
     const Events& ev = loop_.shared().events;
-    if (state_ == State::open && !ev.eof) return settle(Action::close);  // nobody to reply: flush, FIN, close
+    if (state_ == State::open && !ev.eof && input_.empty())
+        return settle(Action::close);  // flush, FIN, close
     if (state_ == State::open) enter(State::half_closed);
-    Action action = ev.eof ? invoke(ev.eof) : Action::none;
+    // Nothing new will arrive, but what the application kept may hold whole messages it
+    // had not got to: it is presented once more, and stays for wakes, until the close.
+    if (!input_.empty()) deliver(input_.view(), false);
+    if (state_ == State::closed) return;
+    if (!ev.eof) return settle(Action::close);  // nobody to reply: flush, FIN, close
+    Action action = invoke(ev.eof);
     // After shutdown_write() both directions are now done: nothing is left to wait for.
     if (state_ == State::shutting || state_ == State::write_shut) request_close(reason_);
     settle(action);

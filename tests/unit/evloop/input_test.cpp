@@ -146,3 +146,32 @@ TEST_CASE("without keep, a connection reads into the loop's shared buffer") {
     std::lock_guard lock(mutex);
     CHECK(pointers.size() == 1);  // one loop, one buffer, no copies
 }
+
+TEST_CASE("input kept when the peer finishes is presented once more before eof") {
+    // A client pipelines two requests and half-closes; the application answers one per data
+    // event and keeps the other. Nothing new will arrive, so what was kept must not be lost.
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        Log log;
+        evloop::Events ev;
+        ev.data = [&](Conn c, std::string_view in) {
+            log.add("data " + std::string(in));
+            auto end = in.find(';');
+            if (end == std::string_view::npos) return Action::none;
+            c.write(in.substr(0, end + 1));
+            c.keep(in.size() - end - 1);  // one request per event: the rest waits
+            return Action::none;
+        };
+        ev.eof = [&](Conn) {
+            log.add("eof");
+            return Action::close;
+        };
+        Running server(ev, {.backend = backend});
+        Client c(server.url());
+        c.send("one;two;");
+        c.shutdown_write();
+        CHECK(c.recv_until_eof() == "one;two;");
+        auto e = log.entries();
+        CHECK(e == std::vector<std::string>{"data one;two;", "data two;", "eof"});
+    }
+}

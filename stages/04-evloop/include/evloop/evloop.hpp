@@ -32,7 +32,8 @@
 //   };
 //
 // Kept input is bounded by Options::max_input; a peer that makes a connection keep more is
-// closed (EMSGSIZE).
+// closed (EMSGSIZE). When the peer finishes (EOF), what was kept is presented once more
+// before Events::eof, and to every wake after it, so messages kept behind a pause are not lost.
 //
 // Errors are values: setup errors come back from serve(), a failing connection closes
 // only itself, and Events::closed says why it closed. An exception that escapes a
@@ -239,7 +240,9 @@ struct Events {
     // shutdown_write() the connection closes by itself once this callback returns. Without
     // this callback the library ends it at once: flush, FIN, close.
     std::function<Action(Conn c)> eof;
-    // Pending output fell to Options::low_water or below, after being above it.
+    // Pending output fell to Options::low_water or below, after being above it. A stream
+    // that writes chunk after chunk writes while pending_output() is at or below low water
+    // (a write the kernel takes whole queues nothing) and then waits for this.
     std::function<void(Conn c)> drained;
     // Pending output became empty.
     std::function<void(Conn c)> flushed;
