@@ -11,7 +11,7 @@
 
 #include "common/address.hpp"
 #include "exchange.hpp"
-#include "harness.hpp"
+#include "harness/harness.hpp"
 
 namespace httptest {
 
