@@ -73,13 +73,18 @@ TEST_CASE(
             std::string chunk(64 << 10, 'q');
             constexpr std::size_t kPush = 16u << 20;  // more than the kernel's buffers hold
             std::size_t sent = 0;
+            // Until it is all sent, or nothing has gone out for a while: the server stopped reading.
             auto deadline = std::chrono::steady_clock::now() + scaled(3000ms);
-            while (sent < kPush && std::chrono::steady_clock::now() < deadline) {
+            auto progress = std::chrono::steady_clock::now();
+            while (sent < kPush && std::chrono::steady_clock::now() < deadline &&
+                   std::chrono::steady_clock::now() - progress < scaled(500ms)) {
                 long n = ::send(c.fd(), chunk.data(), chunk.size(), kNoSigPipe);
-                if (n > 0)
+                if (n > 0) {
                     sent += static_cast<std::size_t>(n);
-                else
+                    progress = std::chrono::steady_clock::now();
+                } else {
                     std::this_thread::sleep_for(1ms);
+                }
             }
             MESSAGE("sent " << sent << ", peak output " << peak.load());
             if (pause) {
