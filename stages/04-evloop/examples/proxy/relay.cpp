@@ -6,9 +6,12 @@
 
 #include <any>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/process.hpp"
 
