@@ -18,6 +18,13 @@ namespace {
 
 constexpr std::size_t kMiB = 1 << 20;
 
+// Resident size means something only without a sanitizer's allocator (CMakeLists.txt).
+#if defined(EVLOOP_TEST_SANITIZED)
+constexpr bool kRssMeans = false;
+#else
+constexpr bool kRssMeans = true;
+#endif
+
 struct Push {
     std::uint64_t sent = 0;
     std::uint64_t sent_in_last_second = 0;
@@ -73,8 +80,11 @@ TEST_CASE(
                       << relay_peak / 1024 << " KiB; echo RSS " << echo_before / 1024 << " -> peak "
                       << echo_peak / 1024 << " KiB");
     CHECK_MESSAGE(p.sent_in_last_second < kMiB, "the client could still push: nothing pushed back");
-    CHECK(relay_peak - relay_before < 4 * kMiB);
-    CHECK(echo_peak - echo_before < 4 * kMiB);
+    if (!kRssMeans) MESSAGE("resident size not checked: a sanitizer's allocator keeps freed memory");
+    if (kRssMeans) {
+        CHECK(relay_peak - relay_before < 4 * kMiB);
+        CHECK(echo_peak - echo_before < 4 * kMiB);
+    }
     CHECK(relay->alive());
     CHECK(echo->alive());
 }
@@ -96,5 +106,5 @@ TEST_CASE(
     CHECK_MESSAGE(p.sent_in_last_second < kMiB, "the client could still push: nothing pushed back");
     // One high water mark (64 KiB, stage04-proxy's default) and one read past it, with room
     // for the allocator: a relay that kept reading the client would hold all it pushed.
-    CHECK(peak - before < 512 * 1024);
+    if (kRssMeans) CHECK(peak - before < 512 * 1024);
 }
