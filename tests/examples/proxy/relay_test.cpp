@@ -3,6 +3,9 @@
 // one, a reset where the other end reset) and when the relay lets go of the pair.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "support.hpp"
@@ -44,6 +47,14 @@ void expect_stream(Conn& conn, Pattern pattern, std::size_t bytes, const char* d
     auto mismatch =
         pattern.first_mismatch(0, {reinterpret_cast<const std::uint8_t*>(got.data.data()), bytes});
     CHECK_MESSAGE(!mismatch, "first wrong byte at offset " << mismatch.value_or(0));
+}
+
+// The descriptor numbers a process has open.
+std::set<int> open_fds(pid_t pid) {
+    std::set<int> fds;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+        fds.insert(std::stoi(entry.path().filename().string()));
+    return fds;
 }
 
 // A connected pair: a client of the relay and the backend connection made for it.
@@ -188,6 +199,39 @@ TEST_CASE(
     std::string err = relay->stderr_text();
     INFO("stderr: " << err);
     CHECK(count(err, "cannot connect to " + backend.url() + ": Connection timed out") == 1);
+}
+
+TEST_CASE("relay: a client whose backend finds no descriptor waits for one and is then served") {
+    harness::Case c({.limit = 20s, .start_server = false});
+    Backend backend;
+    // The relay's descriptors at rest, then a limit that leaves three numbers free below it:
+    // the first client and its backend take two, the second client the last one, and its
+    // dial finds none. (The limit bounds the numbers, and a descriptor inherited above it
+    // takes none of them.)
+    std::set<int> at_rest = open_fds(start_proxy(backend.url())->pid());
+    rlim_t limit = 0;
+    for (int free = 0; free < 3; ++limit)
+        if (!at_rest.count(static_cast<int>(limit))) ++free;
+    // prlimit(1) sets it just before it execs the relay: the harness would set it before
+    // its own set-up in the child, whose inherited descriptors already fill those numbers.
+    harness::ServerOptions options;
+    options.path = "prlimit";
+    options.args = {"--nofile=" + std::to_string(limit), "--", proxy_path(), "--to", backend.url()};
+    auto relay = harness::Server::start(options);
+    REQUIRE(open_fds(relay->pid()) == at_rest);
+    Pair first = connect_pair(*relay, backend);
+    Conn second = Conn::connect(relay->address(), {}, within(2s));
+    second.send_all("waiting");
+    // Turned away, it would see an EOF; kept waiting, it sees nothing, and nor does the backend.
+    CHECK_FALSE(second.wait_readable(within(300ms)));
+    CHECK_THROWS_AS(backend.accept(within(100ms)), harness::Failure);
+    first.client.close();
+    first.backend.close();
+    Conn far = backend.accept(within(3s));  // a retried dial, once the first pair is gone
+    CHECK(far.recv_exact_string(7, within(2s)) == "waiting");
+    far.send_all("served");
+    CHECK(second.recv_exact_string(6, within(2s)) == "served");
+    CHECK(relay->stderr_text().find("Too many open files: new clients wait") != std::string::npos);
 }
 
 TEST_CASE("relay: a unix socket backend behind a tcp6 listener carries every byte both ways") {
