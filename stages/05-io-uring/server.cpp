@@ -330,7 +330,8 @@ void on_accept(Server& server, int res, unsigned flags) {
 
 // ANCHOR: on-readable
 void on_readable(Server& server, Conn& c, int res, unsigned flags) {
-    common::trace("recv fd %d -> %s", c.fd.get(), result_name(res, flags).c_str());
+    common::trace("recv fd %d -> %s%s", c.fd.get(), result_name(res, flags).c_str(),
+                  res == 0 ? " (EOF)" : "");
     if (!(flags & IORING_CQE_F_MORE)) c.recv_armed = c.recv_cancelling = false;  // it has ended
     if (c.closing) {
         if (flags & IORING_CQE_F_BUFFER) give_back(server, flags >> IORING_CQE_BUFFER_SHIFT);
