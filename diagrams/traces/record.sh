@@ -6,9 +6,10 @@
 #
 #   bash diagrams/traces/record.sh [BUILD_DIR]      (default: build; needs socat)
 #
-# Writes diagrams/traces/stage02-40000.trace and stage03-40000.trace. The timeline in
-# diagrams/lt-vs-et.timeline quotes these lines verbatim; after recording again, compare
-# and update it by hand, then render (see diagrams/README.md).
+# Writes diagrams/traces/stage02-40000.trace, stage03-40000.trace and stage05-40000.trace.
+# The timelines in diagrams/lt-vs-et.timeline (02, 03) and readiness-vs-completion.timeline
+# (03, 05) quote these lines verbatim; after recording again, compare and update them by
+# hand, then render (see diagrams/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -18,7 +19,7 @@ payload=$(mktemp)
 trap 'rm -f "$payload"' EXIT
 head -c 40000 /dev/zero >"$payload"   # cat writes it to the pipe in one write(2)
 
-for stage in 02 03; do
+for stage in 02 03 05; do
     trace=diagrams/traces/stage$stage-40000.trace
     coproc server { exec "$build/bin/stage$stage-echo" --listen tcp://127.0.0.1:0 --trace 2>"$trace"; }
     read -r line <&"${server[0]}"                  # "listening on tcp://127.0.0.1:PORT"
