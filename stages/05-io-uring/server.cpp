@@ -110,11 +110,15 @@ const char* errno_name(int err) {
     return name ? name : "?";
 }
 
-// A completion's result, for --trace: "64 in buffer 3 (more)", "0", "ENOBUFS".
-std::string result_name(int res, unsigned flags) {
+// One --trace line per completion: "recv fd 7 -> 64 in buffer 3 (more)", "send fd 7 -> EPIPE".
+// Built only when tracing: the hot path pays for no strings.
+void trace_completion(const char* what, int fd, int res, unsigned flags) {
+    if (!common::tracing()) return;
     std::string text = res < 0 ? errno_name(-res) : std::to_string(res);
     if (flags & IORING_CQE_F_BUFFER) text += " in buffer " + std::to_string(flags >> IORING_CQE_BUFFER_SHIFT);
-    return text + (flags & IORING_CQE_F_MORE ? " (more)" : "");
+    if (flags & IORING_CQE_F_MORE) text += " (more)";
+    common::trace("%s%s%s -> %s", what, fd >= 0 ? " fd " : "", fd >= 0 ? std::to_string(fd).c_str() : "",
+                  text.c_str());
 }
 
 // ---------------------------------------------------------------- the rings
@@ -147,8 +151,7 @@ io_uring_sqe* get_sqe(Server& server) {
         if (io_uring_sqe* sqe = io_uring_get_sqe(&server.ring)) return sqe;
         refill(server);
         int n = io_uring_submit(&server.ring);
-        common::trace("submission queue full: io_uring_enter -> %s",
-                      n < 0 ? errno_name(-n) : std::to_string(n).c_str());
+        trace_completion("submission queue full: io_uring_enter", -1, n, 0);
         if (n < 0 && n != -EINTR && n != -EAGAIN && n != -EBUSY) common::die("io_uring_enter", -n);
     }
 }
@@ -208,8 +211,10 @@ void send(Server& server, Conn& c, const char* data, std::size_t len) {
     c.send_data = data;
     c.send_len = len;
     c.send_busy = true;
-    common::trace("submit send fd %d %zu bytes from %s", c.fd.get(), len,
-                  c.lent >= 0 ? ("buffer " + std::to_string(c.lent)).c_str() : "the output buffer");
+    if (c.lent >= 0)
+        common::trace("submit send fd %d %zu bytes from buffer %d", c.fd.get(), len, c.lent);
+    else
+        common::trace("submit send fd %d %zu bytes from the output buffer", c.fd.get(), len);
 }
 
 // Sends what is queued: `out` becomes `sending`, which stays put until the send completes.
@@ -307,8 +312,10 @@ void add_conn(Server& server, int fd) {
 
 // ANCHOR: on-accept
 void on_accept(Server& server, int res, unsigned flags) {
-    common::trace("accept -> %s%s", res < 0 ? errno_name(-res) : ("fd " + std::to_string(res)).c_str(),
-                  flags & IORING_CQE_F_MORE ? " (more)" : "");
+    if (res >= 0)
+        common::trace("accept -> fd %d%s", res, flags & IORING_CQE_F_MORE ? " (more)" : "");
+    else
+        trace_completion("accept", -1, res, flags);
     if (res >= 0) add_conn(server, res);
     if (flags & IORING_CQE_F_MORE) return;
     // The multishot accept has ended: by a full completion queue, or by a connection that
@@ -330,8 +337,10 @@ void on_accept(Server& server, int res, unsigned flags) {
 
 // ANCHOR: on-readable
 void on_readable(Server& server, Conn& c, int res, unsigned flags) {
-    common::trace("recv fd %d -> %s%s", c.fd.get(), result_name(res, flags).c_str(),
-                  res == 0 ? " (EOF)" : "");
+    if (res == 0)
+        common::trace("recv fd %d -> 0 (EOF)", c.fd.get());
+    else
+        trace_completion("recv", c.fd.get(), res, flags);
     if (!(flags & IORING_CQE_F_MORE)) c.recv_armed = c.recv_cancelling = false;  // it has ended
     if (c.closing) {
         if (flags & IORING_CQE_F_BUFFER) give_back(server, flags >> IORING_CQE_BUFFER_SHIFT);
@@ -360,7 +369,7 @@ void on_readable(Server& server, Conn& c, int res, unsigned flags) {
 
 // ANCHOR: on-writable
 void on_writable(Server& server, Conn& c, int res) {
-    common::trace("send fd %d -> %s", c.fd.get(), result_name(res, 0).c_str());
+    trace_completion("send", c.fd.get(), res, 0);
     c.send_busy = false;
     if (c.closing) {  // this is the last completion it waited for, or the receive's is
         return_lent(server, c);
@@ -409,7 +418,7 @@ void stop(Server& server) {
     reg.flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
     reg.timeout.tv_sec = 1;
     int n = io_uring_register_sync_cancel(&server.ring, &reg);
-    common::trace("stop: cancel every request -> %s", result_name(n, 0).c_str());
+    trace_completion("stop: cancel every request", -1, n, 0);
     io_uring_get_events(&server.ring);
 }
 // ANCHOR_END: stop
@@ -534,7 +543,7 @@ int main(int argc, char** argv) {
                     on_writable(server, *c, cqe->res);
                     break;
                 case kCancel:  // the cancelled request completes on its own, with -ECANCELED
-                    common::trace("cancel -> %s", result_name(cqe->res, 0).c_str());
+                    trace_completion("cancel", -1, cqe->res, 0);
                     break;
             }
         }
