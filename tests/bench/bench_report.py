@@ -55,7 +55,9 @@ def stamp(data):
     m, c = data["machine"], data["conditions"]
     pin = (f"server pinned to CPU {c['server_cpu']}, echo-bench to CPU {c['client_cpu']}" if c["pinned"]
            else "server and echo-bench not pinned (one CPU)")
-    return (f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Linux {m['kernel']}; {pin}; "
+    load = (f"; load average {m['load'][0]:.2f} when it started and {m['load'][1]:.2f} when it ended"
+            if m.get("load") else "")
+    return (f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Linux {m['kernel']}; {pin}{load}; "
             f"medians of {c['rounds']} rounds of {c['duration_s']} s after {c['warmup_s']} s of warm-up, "
             f"each server started fresh for each run; every echoed byte verified.")
 
@@ -255,7 +257,8 @@ def svg(data):
     body = []
     m = data["machine"]
     body.append(text(12, 24, "echo servers side by side: every stage and two peers, one run", 16, "bold"))
-    body.append(text(12, 44, f"{m['date']} · {m['cpu']}, {m['cores']} cores · Linux {m['kernel']} · "
+    load = f" · load {m['load'][0]:.1f} to {m['load'][1]:.1f}" if m.get("load") else ""
+    body.append(text(12, 44, f"{m['date']} · {m['cpu']}, {m['cores']} cores · Linux {m['kernel']}{load} · "
                      f"medians of {c['rounds']} rounds · every echoed byte verified", 12, fill="#555"))
     for title, measurement, key, kind in panels:
         body.append(text(12, y, title, 13, "bold"))

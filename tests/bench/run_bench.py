@@ -401,6 +401,7 @@ def run(args):
     fd_limit = raise_fd_limit()
     bench = Bench(args)
     started = time.monotonic()
+    load_before = os.getloadavg()[0]  # what else the machine was doing: rates mean little under load
     results = {s["name"]: {"rounds": {m: [] for m in MEASUREMENTS}} for s in servers}
 
     for r in range(args.rounds):
@@ -423,7 +424,7 @@ def run(args):
         del res["rounds"]
 
     return {
-        "machine": machine(),
+        "machine": {**machine(), "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
         "conditions": {
             "rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
             "pinned": bench.server_cpu is not None, "server_cpu": bench.server_cpu,
