@@ -481,6 +481,9 @@ void setup_ring(Server& server) {
                             "this kernel is ") +
                 host.release + "; check: uname -r");
     server.ring_ready = true;
+    // The ring's descriptor registered with the ring itself: each io_uring_enter then skips
+    // looking it up in the descriptor table (io_uring_register_ring_fd(3)).
+    io_uring_register_ring_fd(&server.ring);
     // Without NODROP a full completion queue loses completions, and with them connections.
     if (!(params.features & IORING_FEAT_NODROP)) refused("the kernel lacks IORING_FEAT_NODROP");
 }
