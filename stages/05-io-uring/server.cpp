@@ -312,16 +312,20 @@ void add_conn(Server& server, int fd) {
 
 // ANCHOR: on-accept
 void on_accept(Server& server, int res, unsigned flags) {
-    if (res >= 0)
+    if (res >= 0) {
         common::trace("accept -> fd %d%s", res, flags & IORING_CQE_F_MORE ? " (more)" : "");
-    else
+        add_conn(server, res);
+    } else {
         trace_completion("accept", -1, res, flags);
-    if (res >= 0) add_conn(server, res);
+    }
     if (flags & IORING_CQE_F_MORE) return;
     // The multishot accept has ended: by a full completion queue, or by a connection that
     // failed before we took it (accept(2)), and the next one may be fine: re-arm it.
     int err = res < 0 ? -res : 0;
-    if (err == 0 || err == ECONNABORTED || err == EPROTO || err == EINTR) return arm_accept(server);
+    if (err == 0 || err == ECONNABORTED || err == EPROTO || err == EINTR) {
+        arm_accept(server);
+        return;
+    }
     // EMFILE, ENFILE, ENOMEM, ENOBUFS: it failed before taking the connection, so the rest
     // stay queued in the kernel, and re-arming now would fail again at once, in a spin.
     // release() re-arms it when a connection closes and an fd is free.
