@@ -43,6 +43,7 @@ KNOWN = [
     ("stage02", "stage02-echo", False),
     ("stage03", "stage03-echo", False),
     ("stage04", "stage04-echo", False),
+    ("stage05", "stage05-echo", False),
     ("libuv", "libuv-echo", False),
     ("libevent", "libevent-echo", False),
 ]
@@ -61,6 +62,9 @@ NOREAD_CONNECTIONS, NOREAD_SECONDS = 100, 3.0  # clients that send and never rea
 READ_CALLS = {"read", "readv", "recvfrom", "recvmsg"}
 WRITE_CALLS = {"write", "writev", "sendto", "sendmsg"}
 WAIT_CALLS = {"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6"}
+# io_uring_enter submits a turn's requests and waits for completions: one system call that
+# stands for reads, writes and the wait at once, so it is counted as a kind of its own.
+RING_CALLS = {"io_uring_enter"}
 # Counted by name too, so that "other" can say what it is.
 OTHER_CALLS = {"epoll_ctl", "accept", "accept4", "close", "shutdown", "ioctl", "fcntl", "getsockopt",
                "setsockopt", "getsockname", "getpeername", "clock_gettime", "gettimeofday", "futex",
@@ -264,14 +268,14 @@ class SyscallCounter:
     def per_message(self, messages):
         if not messages:
             return None
-        group = {"read": 0, "write": 0, "wait": 0, "other": 0}
+        group = {"read": 0, "write": 0, "wait": 0, "ring": 0, "other": 0}
         for call, n in self.calls.items():
             key = ("read" if call in READ_CALLS else "write" if call in WRITE_CALLS
-                   else "wait" if call in WAIT_CALLS else "other")
+                   else "wait" if call in WAIT_CALLS else "ring" if call in RING_CALLS else "other")
             group[key] += n
         group["other"] += self.total - sum(self.calls.values())
         others = {c: n / messages for c, n in self.calls.items()
-                  if c not in READ_CALLS | WRITE_CALLS | WAIT_CALLS and n}
+                  if c not in READ_CALLS | WRITE_CALLS | WAIT_CALLS | RING_CALLS and n}
         return {"tool": self.tool, "messages": messages, "total": self.total / messages,
                 **{k: v / messages for k, v in group.items()}, "others": others}
 
@@ -293,7 +297,7 @@ class PerfCounter(SyscallCounter):
 
     def __enter__(self):
         d = next((d for d in self.EVENTS_DIR if os.path.isdir(d)), None)
-        names = READ_CALLS | WRITE_CALLS | WAIT_CALLS | OTHER_CALLS
+        names = READ_CALLS | WRITE_CALLS | WAIT_CALLS | RING_CALLS | OTHER_CALLS
         self.names = sorted(n for n in names if d and os.path.isdir(f"{d}/sys_enter_{n}"))
         events = ["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{n}" for n in self.names]
         self.dir = tempfile.mkdtemp(prefix="bench-perf-")
@@ -443,6 +447,7 @@ def run(args):
     fd_limit = raise_fd_limit()
     bench = Bench(args)
     started = time.monotonic()
+    load_before = os.getloadavg()[0]  # what else the machine was doing: rates mean little under load
     results = {s["name"]: {"rounds": {m: [] for m in MEASUREMENTS}} for s in servers}
 
     for r in range(args.rounds):
@@ -468,7 +473,7 @@ def run(args):
     http = http_bench.run(bench, args.bin, args.rounds, args.duration) if want_http else None
 
     return {
-        "machine": machine(),
+        "machine": {**machine(), "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
         "conditions": {
             "rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
             "pinned": bench.server_cpu is not None, "server_cpu": bench.server_cpu,
