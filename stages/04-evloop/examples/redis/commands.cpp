@@ -73,10 +73,12 @@ const Command* find_command(std::string_view name) {
 void execute(Call& call) {
     const auto& argv = call.argv;
     // A browser tricked into posting to this port sends "POST / HTTP/1.1" and "Host: ...":
-    // Redis drops such a connection at once, unanswered (cross-protocol scripting), and so
-    // does this server, replies to the requests before it in the same read included.
+    // Redis drops such a connection unanswered (cross-protocol scripting), and so does
+    // this server. Redis also discards the replies it had not yet sent to the requests
+    // before; here those are sent, since what was sent must not depend on how the reads
+    // happened to split the input.
     if (iequals(argv[0], "post") || iequals(argv[0], "host:")) {
-        call.client.drop = true;
+        call.client.close_after_reply = true;
         return;
     }
     const Command* command = find_command(argv[0]);

@@ -23,6 +23,9 @@ namespace redis {
 
 // What every connection shares: one per server.
 struct Server {
+    Server() = default;
+    explicit Server(std::uint64_t seed) : keyspace(seed) {}  // the same hash and sampling order every run
+
     Keyspace keyspace;
     std::function<std::int64_t()> clock = Keyspace::wall_clock_ms;  // tests and the fuzz target fix it
     Limits limits;
@@ -41,8 +44,7 @@ struct Server {
 struct Client {
     std::uint64_t id = 0;
     std::string name;                // CLIENT SETNAME
-    bool close_after_reply = false;  // QUIT
-    bool drop = false;               // a cross-protocol attack: close, and answer nothing of this read
+    bool close_after_reply = false;  // QUIT, or a request that is an attack
 };
 
 // One request being executed. argv[0] is the command name as the client wrote it.
@@ -76,7 +78,7 @@ const std::vector<const Command*>& all_commands();
 const Command* find_command(std::string_view name);
 
 // Looks the command up, checks its arity and runs it: appends exactly one reply to
-// call.out (or none, when the client is to be dropped).
+// call.out, or none for a request that looks like an attack.
 void execute(Call& call);
 
 // The replies shared by several commands, worded as Redis words them.

@@ -11,7 +11,6 @@ Session::Session(Server& server) : server_(server), parser_(server.limits) {
 // ANCHOR: feed
 Session::Result Session::feed(std::string_view in, std::string& out, std::size_t budget) {
     server_.keyspace.set_now(server_.clock());
-    const std::size_t replies_before = out.size();
     std::size_t done = 0;
     for (;;) {
         if (out.size() >= budget) return {done, Next::output_full};
@@ -32,10 +31,6 @@ Session::Result Session::feed(std::string_view in, std::string& out, std::size_t
         }
         done += parser_.size();
         parser_.next();
-        if (client_.drop) {
-            out.resize(replies_before);
-            return {in.size(), Next::close};
-        }
         if (client_.close_after_reply) return {done, Next::close};
     }
 }
