@@ -2,6 +2,8 @@
 
 from html import escape
 
+import redis_bench
+
 NA = "n/a"
 
 
@@ -193,6 +195,7 @@ def markdown(data):
         out += ["", f"n/a for {', '.join(data['one_at_a_time'])}: it serves one client at a time by design, "
                 "so measurements that need concurrent connections do not apply."]
     out += ["", *targets(data)]
+    out += redis_bench.report_lines(data)
     if data["failures"]:
         out += ["", "**Failures** (echo-bench found errors, or the server misbehaved):", ""]
         out += [f"- {f}" for f in data["failures"]]

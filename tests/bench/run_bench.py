@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_report  # noqa: E402
+import redis_bench  # noqa: E402
 
 # The servers found in the build's bin directory, in ladder order. Stage 01 serves one
 # client at a time by design, so only single-connection measurements apply to it.
@@ -390,7 +391,7 @@ def raise_fd_limit():
 
 def run(args):
     servers = discover(args)
-    if not servers:
+    if not servers and not (args.only and "redis" in args.only.split(",")):
         sys.exit("bench: no servers to measure")
     if not Path(args.bin, "echo-bench").exists():
         sys.exit(f"bench: {args.bin}/echo-bench not found: build the echo-bench target first")
@@ -417,6 +418,9 @@ def run(args):
             log(f"{spec['name']}: memory per idle connection")
             res["hold"] = bench.hold(spec)
         del res["rounds"]
+    redis = None
+    if not args.only or "redis" in args.only.split(","):
+        redis = redis_bench.measure(bench, args.bin, args.rounds, log)
 
     return {
         "machine": machine(),
@@ -431,6 +435,7 @@ def run(args):
         "servers": [s["name"] for s in servers],
         "one_at_a_time": [s["name"] for s in servers if s["one_at_a_time"]],
         "results": results,
+        "redis": redis,
         "failures": bench.failures,
     }
 
@@ -447,7 +452,7 @@ def main():
     p.add_argument("--baseline", default="libuv", help="the server the ratios compare with")
     p.add_argument("--server", action="append", default=[], metavar="NAME=COMMAND",
                    help="another server: a contract server's command, or one with {port} in it")
-    p.add_argument("--only", help="comma-separated server names to run")
+    p.add_argument("--only", help="comma-separated server names to run; 'redis' for the redis-benchmark rows")
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="let the scheduler place server and client (default: pinned to two CPUs)")
     p.add_argument("--report-only", metavar="RAW", help="rewrite the report from a saved --raw file")
@@ -460,7 +465,7 @@ def main():
     else:
         data = run(args)
         Path(args.raw).write_text(json.dumps(data, indent=1))
-    if data["baseline"] not in data["servers"]:
+    if data["baseline"] not in data["servers"] and data["servers"]:
         fallback = "stage03" if "stage03" in data["servers"] else data["servers"][0]
         log(f"baseline {data['baseline']} was not measured: ratios are against {fallback}")
         data["baseline"] = fallback

@@ -136,10 +136,15 @@ int wait_ms(harness::Clock::time_point until) {
     return left < 0 ? 0 : static_cast<int>(left) + 1;
 }
 
+// Each public wait takes an unscaled bound; this is the deadline it becomes.
+harness::Clock::time_point deadline(harness::Duration timeout) {
+    return harness::Clock::now() + harness::scaled(std::chrono::duration_cast<milliseconds>(timeout));
+}
+
 }  // namespace
 
 bool RawClient::send(std::string_view bytes, harness::Duration timeout) {
-    auto until = harness::Clock::now() + harness::scaled(std::chrono::duration_cast<milliseconds>(timeout));
+    auto until = deadline(timeout);
     while (!bytes.empty()) {
         pollfd p{fd_, POLLOUT, 0};
         if (::poll(&p, 1, wait_ms(until)) <= 0) return false;
@@ -151,8 +156,7 @@ bool RawClient::send(std::string_view bytes, harness::Duration timeout) {
     return true;
 }
 
-std::string RawClient::read(std::size_t want, harness::Duration timeout) {
-    auto until = harness::Clock::now() + harness::scaled(std::chrono::duration_cast<milliseconds>(timeout));
+std::string RawClient::read_by(std::size_t want, harness::Clock::time_point until) {
     std::string got;
     char buf[65536];
     while (got.size() < want) {
@@ -166,8 +170,23 @@ std::string RawClient::read(std::size_t want, harness::Duration timeout) {
     return got;
 }
 
+std::string RawClient::read(std::size_t want, harness::Duration timeout) {
+    return read_by(want, deadline(timeout));
+}
+
+std::string RawClient::read_line(harness::Duration timeout) {
+    auto until = deadline(timeout);
+    std::string got;
+    while (got.size() < 2 || got.compare(got.size() - 2, 2, "\r\n") != 0) {
+        std::string byte = read_by(1, until);  // a byte at a time: never past the line
+        if (byte.empty()) break;
+        got += byte;
+    }
+    return got;
+}
+
 std::string RawClient::read_to_end(harness::Duration timeout, bool* closed) {
-    auto until = harness::Clock::now() + harness::scaled(std::chrono::duration_cast<milliseconds>(timeout));
+    auto until = deadline(timeout);
     std::string got;
     char buf[65536];
     *closed = false;

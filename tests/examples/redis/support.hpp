@@ -17,6 +17,9 @@ namespace redis_test {
 
 using std::chrono::milliseconds;
 
+// The stage04-redis binary under test (server_main.cpp).
+std::string stage04_path();
+
 // CTest's SKIP_RETURN_CODE for these programs.
 inline constexpr int kSkipped = 77;
 
@@ -59,6 +62,8 @@ public:
     bool send(std::string_view bytes, harness::Duration timeout = milliseconds(5000));
     // Reads until `want` bytes have arrived, EOF, or the timeout; returns what came.
     std::string read(std::size_t want, harness::Duration timeout);
+    // Reads up to and including the next CRLF (a one-line reply), or what came by the timeout.
+    std::string read_line(harness::Duration timeout);
     // Reads until EOF (or a reset) or the timeout; *closed says whether it ended by EOF or reset.
     std::string read_to_end(harness::Duration timeout, bool* closed);
     // True once the server has closed the connection (EOF or a reset), waiting up to timeout.
@@ -66,6 +71,7 @@ public:
     int fd() const { return fd_; }
 
 private:
+    std::string read_by(std::size_t want, harness::Clock::time_point until);
     int fd_ = -1;
 };
 
