@@ -40,6 +40,7 @@ struct Outcome {
 Outcome run(std::string_view input, const std::vector<std::size_t>& reads, std::size_t budget) {
     redis::Server server(42);
     server.clock = [] { return std::int64_t(1'700'000'000'000); };
+    server.started_ms = server.clock();  // INFO's uptime too, or it reads the real clock
     redis::Session session(server);
     Outcome o;
     std::string kept, batch;

@@ -17,6 +17,7 @@ struct Fixture {
 
     Fixture() {
         server.clock = [this] { return now; };
+        server.started_ms = now;
     }
 
     // Feeds `bytes` after whatever was kept, as a connection would; returns the replies.
