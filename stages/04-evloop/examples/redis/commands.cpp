@@ -1,35 +1,41 @@
 #include "commands.hpp"
 
-#include <unordered_map>
-
 #include "reply.hpp"
 
 namespace redis {
 namespace {
 
+// A browser tricked into posting to this port sends "POST / HTTP/1.1" and "Host: ...":
+// Redis drops such a connection unanswered (cross-protocol scripting), and so does this
+// server. Redis also discards the replies it had not yet sent to the requests before;
+// here those are sent, since what was sent must not depend on how the reads happened to
+// split the input. Looked up like commands, but COMMAND does not list them.
+void drop_connection(Call& call) {
+    call.client.close_after_reply = true;
+}
+const Command attacks[] = {{"post", -1, drop_connection, ""}, {"host:", -1, drop_connection, ""}};
+
+// Names are found by length first, then compared: with a few dozen commands that is a
+// handful of short comparisons, cheaper than hashing the name.
+constexpr std::size_t kLongestName = 16;
+
 struct Table {
     std::vector<const Command*> all;
-    std::unordered_map<std::string_view, const Command*> by_name;
+    std::vector<const Command*> by_length[kLongestName + 1];
     Table() {
         for (auto part : {string_commands(), key_commands(), server_commands()})
-            for (const Command& c : part) {
+            for (const Command& c : part)
                 all.push_back(&c);
-                by_name.emplace(c.name, &c);
-            }
+        for (const Command* c : all)
+            by_length[c->name.size()].push_back(c);
+        for (const Command& c : attacks)
+            by_length[c.name.size()].push_back(&c);
     }
 };
 
 const Table& table() {
     static const Table t;
     return t;
-}
-
-// Lower-cases a name into `buffer`; names longer than any command are simply unknown.
-std::string_view folded(std::string_view name, char (&buffer)[32]) {
-    if (name.size() > sizeof buffer) return {};
-    for (std::size_t i = 0; i < name.size(); ++i)
-        buffer[i] = lower(name[i]);
-    return {buffer, name.size()};
 }
 
 // printf's "%.*s" on a C string: Redis formats arguments into messages that way, so a
@@ -61,26 +67,15 @@ const std::vector<const Command*>& all_commands() {
 }
 
 const Command* find_command(std::string_view name) {
-    char buffer[32];
-    auto key = folded(name, buffer);
-    if (key.empty()) return nullptr;
-    auto& by_name = table().by_name;
-    auto it = by_name.find(key);
-    return it == by_name.end() ? nullptr : it->second;
+    if (name.size() > kLongestName) return nullptr;
+    for (const Command* c : table().by_length[name.size()])
+        if (iequals(name, c->name)) return c;
+    return nullptr;
 }
 
 // ANCHOR: execute
 void execute(Call& call) {
     const auto& argv = call.argv;
-    // A browser tricked into posting to this port sends "POST / HTTP/1.1" and "Host: ...":
-    // Redis drops such a connection unanswered (cross-protocol scripting), and so does
-    // this server. Redis also discards the replies it had not yet sent to the requests
-    // before; here those are sent, since what was sent must not depend on how the reads
-    // happened to split the input.
-    if (iequals(argv[0], "post") || iequals(argv[0], "host:")) {
-        call.client.close_after_reply = true;
-        return;
-    }
     const Command* command = find_command(argv[0]);
     if (command == nullptr) return reply_unknown(call);
     if (!command->subcommands.empty() && argv.size() >= 2) {

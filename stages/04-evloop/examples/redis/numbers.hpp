@@ -1,7 +1,7 @@
 // The integers of the protocol, read and written exactly as Redis does. Redis accepts an
 // integer only in its canonical form: an optional '-', no '+', no leading zeros, no
-// spaces, nothing after the digits, and a value that fits in 64 bits. "007", "+1" and
-// "1 " are all "not an integer"; so is a string of 20 or more characters.
+// spaces, nothing after the digits, and a value that fits in 64 bits. "007", "+1", "-0"
+// and "1 " are all "not an integer", and so is 9223372036854775808.
 #pragma once
 
 #include <charconv>
@@ -17,12 +17,13 @@ inline std::optional<std::int64_t> parse_int(std::string_view s) {
     if (s == "0") return 0;
     std::size_t i = s[0] == '-' ? 1 : 0;
     if (i == s.size() || s[i] < '1' || s[i] > '9') return std::nullopt;  // "-", "-0", "01"
+    // 19 digits hold every int64; 20 or more are out of range, and 19 cannot wrap a uint64,
+    // so the loop needs no overflow check.
+    if (s.size() - i > 19) return std::nullopt;
     std::uint64_t v = 0;
     for (; i < s.size(); ++i) {
         if (s[i] < '0' || s[i] > '9') return std::nullopt;
-        unsigned digit = static_cast<unsigned>(s[i] - '0');
-        if (v > (UINT64_MAX - digit) / 10) return std::nullopt;
-        v = v * 10 + digit;
+        v = v * 10 + static_cast<unsigned>(s[i] - '0');
     }
     if (s[0] == '-') {
         if (v > std::uint64_t(INT64_MAX) + 1) return std::nullopt;

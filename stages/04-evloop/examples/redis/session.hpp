@@ -30,8 +30,8 @@ public:
         close,        // the connection ends once `out` is written (QUIT, a protocol error)
     };
     struct Result {
-        std::size_t consumed;
-        Next next;
+        std::size_t consumed = 0;
+        Next next = Next::more_input;
     };
     Result feed(std::string_view in, std::string& out, std::size_t budget);
 

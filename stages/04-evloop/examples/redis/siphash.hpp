@@ -6,6 +6,7 @@
 // (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012.)
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -31,7 +32,7 @@ public:
         const char* p = s.data();
         std::size_t n = s.size();
         for (; n >= 8; p += 8, n -= 8) {
-            std::uint64_t m = load(p, 8);
+            std::uint64_t m = word(p);
             v3 ^= m;
             for (int r = 0; r < C; ++r)
                 round();
@@ -51,6 +52,12 @@ public:
 private:
     static std::uint64_t rotl(std::uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
     // Little-endian, whatever the machine, so a key hashes the same everywhere.
+    static std::uint64_t word(const char* p) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+        return v;
+    }
     static std::uint64_t load(const char* p, std::size_t n) {
         std::uint64_t v = 0;
         for (std::size_t i = 0; i < n; ++i)
