@@ -83,6 +83,8 @@ bool tracing() {
 
 void trace(const char* format, ...) {
     if (!g_trace) return;
+    // Callers trace a failed call and then look at errno: printing must not change it.
+    int saved = errno;
     char line[512];
     va_list args;
     va_start(args, format);
@@ -90,6 +92,16 @@ void trace(const char* format, ...) {
     va_end(args);
     // One fprintf per line so lines from several threads never interleave mid-line.
     std::fprintf(stderr, "%s\n", line);
+    errno = saved;
+}
+
+const char* errno_name(int err) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    if (const char* name = strerrorname_np(err)) return name;
+#else
+    (void)err;  // no portable way to name it; the stages that trace are Linux's
+#endif
+    return "?";
 }
 
 void warn_limited(const char* key, const std::string& message) {

@@ -23,7 +23,8 @@
 
 namespace {
 
-constexpr std::size_t kReadSize = 16 * 1024;    // at most this much per read
+constexpr std::size_t kReadSize = 64 * 1024;  // one read(2)
+
 constexpr useconds_t kAcceptRetryUs = 100'000;  // pause after accept fails for want of resources
 
 // ANCHOR: conn
@@ -37,11 +38,6 @@ struct Server {
 };
 // ANCHOR_END: conn
 
-const char* errno_name(int err) {
-    const char* name = strerrorname_np(err);
-    return name ? name : "?";
-}
-
 // ANCHOR: write-all
 // Writes everything, blocking as long as the client takes to read it. A signal that lands
 // after some bytes went out does not fail the write: it returns a short count (write(2),
@@ -51,7 +47,7 @@ bool write_all(int fd, const char* data, std::size_t len) {
     while (len > 0) {
         ssize_t n = ::write(fd, data, len);
         if (n < 0) {
-            common::trace("write fd %d -> %s", fd, errno_name(errno));
+            common::trace("write fd %d -> %s", fd, common::errno_name(errno));
             if (errno == EINTR && !common::stop_requested()) continue;
             return false;  // EPIPE or ECONNRESET: the client is gone (SIGPIPE is ignored)
         }
@@ -78,7 +74,7 @@ void on_accept(Server& server) {
     int fd = ::accept4(server.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
         int err = errno;
-        common::trace("accept -> %s", errno_name(err));
+        common::trace("accept -> %s", common::errno_name(err));
         // EINTR (a signal: the loop checks for a stop request), ECONNABORTED (the client gave
         // up while queued): just try again. Out of descriptors or memory, the client stays
         // queued and accept fails again at once, so retrying at once would spin. Holding no
@@ -101,8 +97,8 @@ void on_readable(Server& server) {
     // LIMITATION: read blocks until this one client sends; every other client waits in the listen queue.
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
-        common::trace("read fd %d -> %s", fd, errno_name(errno));
-        // A stopped and continued process can see EINTR even without a handler (signal(7)).
+        common::trace("read fd %d -> %s", fd, common::errno_name(errno));
+        // EINTR: a handler ran (ours, for SIGINT and SIGTERM, have no SA_RESTART): stop if asked to.
         if (errno == EINTR && !common::stop_requested()) return;
         close_conn(server);  // ECONNRESET, or a stop request
         return;
@@ -120,9 +116,8 @@ int main(int argc, char** argv) {
     common::CliSpec spec;
     spec.program = "stage01-echo";
     spec.summary = "Echo server: blocking calls, one client at a time.";
-    // LIMITATION: one tcp:// address, used with the descriptor limit it is given; no udp://,
-    // unix://, --max-conns or --idle-timeout. Stage 04 adds them (the multiaddr cases and
-    // the stage 04 options in the other tiers).
+    // LIMITATION: one tcp:// address, used with the descriptor limit it is given; no udp://, unix://,
+    // --max-conns or --idle-timeout. Stage 04 adds them (the multiaddr cases and its options).
     common::Cli cli = common::parse_cli(argc, argv, spec);
     common::set_trace(cli.trace);
     common::install_signal_handlers(spec.program.c_str());

@@ -17,20 +17,23 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "common/cli.hpp"
+#include "common/epoll_trace.hpp"
 #include "common/fd.hpp"
 #include "common/listen.hpp"
 #include "common/process.hpp"
 
 namespace {
 
-constexpr std::size_t kReadSize = 16 * 1024;  // at most this much per readiness report
-constexpr int kMaxEvents = 64;                // events taken from the kernel per epoll_wait
+// ANCHOR: constants
+constexpr std::size_t kReadSize = 64 * 1024;  // one read(2)
+constexpr int kMaxEvents = 256;               // events taken from the kernel per epoll_wait
+// ANCHOR_END: constants
 
 // ANCHOR: conn
 struct Conn {
@@ -40,44 +43,30 @@ struct Conn {
 struct Server {
     common::Fd epoll;
     common::Fd listener;
-    std::unordered_map<int, Conn> conns;  // by fd
+    std::vector<std::unique_ptr<Conn>> conns;  // by fd
 };
 // ANCHOR_END: conn
 
-// "IN|HUP", for --trace.
-std::string event_names(std::uint32_t events) {
-    static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
-        {EPOLLIN, "IN"},   {EPOLLOUT, "OUT"}, {EPOLLRDHUP, "RDHUP"},
-        {EPOLLPRI, "PRI"}, {EPOLLERR, "ERR"}, {EPOLLHUP, "HUP"}};
-    std::string names;
-    for (auto [bit, name] : kNames) {
-        if (!(events & bit)) continue;
-        if (!names.empty()) names += '|';
-        names += name;
-    }
-    return names;
+// ANCHOR: token
+// What epoll hands back with each event (its 64 bits of data, ours to choose): the fd.
+std::uint64_t token(int fd) {
+    return static_cast<std::uint32_t>(fd);
 }
 
-// One line per epoll_wait return. Written directly: a big batch outgrows trace()'s line.
-void trace_batch(const epoll_event* events, int n) {
-    if (!common::tracing()) return;
-    std::string line = "epoll_wait -> " + std::to_string(n) + (n == 1 ? " event:" : " events:");
-    for (int i = 0; i < n; ++i)
-        line += " fd " + std::to_string(events[i].data.fd) + " " + event_names(events[i].events) + ",";
-    line.back() = '\n';
-    std::fputs(line.c_str(), stderr);
+// The connection a token names, or nullptr.
+Conn* find(Server& server, std::uint64_t tok) {
+    auto fd = static_cast<std::size_t>(tok & 0xffffffffu);
+    if (fd >= server.conns.size() || !server.conns[fd]) return nullptr;
+    return server.conns[fd].get();
 }
+// ANCHOR_END: token
 
-const char* errno_name(int err) {
-    const char* name = strerrorname_np(err);
-    return name ? name : "?";
-}
-
-void watch(Server& server, int fd) {
+// ADD or MOD `fd` with `events`; epoll hands `tok` back with each of its events.
+bool watch(Server& server, int op, int fd, std::uint32_t events, std::uint64_t tok) {
     epoll_event ev{};
-    ev.events = EPOLLIN;  // level-triggered: the default when EPOLLET is absent
-    ev.data.fd = fd;
-    if (epoll_ctl(server.epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) common::die("epoll_ctl", errno);
+    ev.events = events;
+    ev.data.u64 = tok;
+    return epoll_ctl(server.epoll.get(), op, fd, &ev) == 0;
 }
 
 // ANCHOR: write-all
@@ -90,7 +79,7 @@ bool write_all(int fd, const char* data, std::size_t len) {
         // LIMITATION: a blocking write waits for this client to read; every other client waits too.
         ssize_t n = ::write(fd, data, len);
         if (n < 0) {
-            common::trace("write fd %d -> %s", fd, errno_name(errno));
+            common::trace("write fd %d -> %s", fd, common::errno_name(errno));
             if (errno == EINTR && !common::stop_requested()) continue;
             return false;  // EPIPE or ECONNRESET: the client is gone (SIGPIPE is ignored)
         }
@@ -105,10 +94,23 @@ bool write_all(int fd, const char* data, std::size_t len) {
 
 // ---------------------------------------------------------------- handlers
 
-void close_conn(Server& server, int fd) {
+void close_conn(Server& server, Conn& c) {
+    int fd = c.fd.get();
     common::trace("close fd %d", fd);
-    // close(2) also removes the socket from the epoll set: nothing else holds it (epoll(7)).
-    server.conns.erase(fd);
+    // close(2) also takes the socket out of the epoll set: nothing else holds it (epoll(7)).
+    server.conns[static_cast<std::size_t>(fd)].reset();
+}
+
+void add_conn(Server& server, int fd) {
+    auto c = std::make_unique<Conn>();
+    c->fd = common::Fd(fd);
+    // Level-triggered: the default when EPOLLET is absent.
+    if (!watch(server, EPOLL_CTL_ADD, fd, EPOLLIN, token(fd))) {
+        common::warn_limited("epoll_ctl", std::string("epoll_ctl: ") + std::strerror(errno));
+        return;  // c closes the fd
+    }
+    if (server.conns.size() <= static_cast<std::size_t>(fd)) server.conns.resize(fd + 1);
+    server.conns[static_cast<std::size_t>(fd)] = std::move(c);
 }
 
 // ANCHOR: on-accept
@@ -118,33 +120,33 @@ void on_accept(Server& server) {
     // connection can vanish between the report and the accept (accept(2), NOTES).
     int fd = ::accept4(server.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
-        common::trace("accept -> %s", errno_name(errno));
-        if (errno == EMFILE || errno == ENFILE)
+        int err = errno;
+        common::trace("accept -> %s", common::errno_name(err));
+        if (err == EMFILE || err == ENFILE)
             // LIMITATION: out of fds the listener stays readable, so epoll_wait returns at once, forever.
-            common::warn_limited("accept", std::string("accept: ") + std::strerror(errno));
+            common::warn_limited("accept", std::string("accept: ") + std::strerror(err));
         return;  // EAGAIN, EINTR, ECONNABORTED: nothing to do until the next report
     }
     common::trace("accept -> fd %d", fd);
-    server.conns.emplace(fd, Conn{common::Fd(fd)});
-    watch(server, fd);
+    add_conn(server, fd);
 }
 // ANCHOR_END: on-accept
 
 // ANCHOR: on-readable
-void on_readable(Server& server, int fd) {
+void on_readable(Server& server, Conn& c) {
     char buf[kReadSize];
     // The socket is blocking, but epoll just said it is readable, so this read returns at once.
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(c.fd.get(), buf, sizeof buf);
     if (n < 0) {
-        common::trace("read fd %d -> %s", fd, errno_name(errno));
+        common::trace("read fd %d -> %s", c.fd.get(), common::errno_name(errno));
         if (errno == EINTR) return;  // still readable: reported again
-        close_conn(server, fd);      // ECONNRESET
+        close_conn(server, c);       // ECONNRESET
         return;
     }
-    common::trace("read fd %d -> %zd%s", fd, n, n == 0 ? " (EOF)" : "");
+    common::trace("read fd %d -> %zd%s", c.fd.get(), n, n == 0 ? " (EOF)" : "");
     // On EOF everything read so far has already been written back, so closing now is a
     // complete answer to a client that half-closed.
-    if (n == 0 || !write_all(fd, buf, static_cast<std::size_t>(n))) close_conn(server, fd);
+    if (n == 0 || !write_all(c.fd.get(), buf, static_cast<std::size_t>(n))) close_conn(server, c);
 }
 // ANCHOR_END: on-readable
 
@@ -154,9 +156,8 @@ int main(int argc, char** argv) {
     common::CliSpec spec;
     spec.program = "stage02-echo";
     spec.summary = "Echo server: one thread, level-triggered epoll, blocking writes.";
-    // LIMITATION: one tcp:// address, used with the descriptor limit it is given; no udp://,
-    // unix://, --max-conns or --idle-timeout. Stage 04 adds them (the multiaddr cases and
-    // the stage 04 options in the other tiers).
+    // LIMITATION: one tcp:// address, used with the descriptor limit it is given; no udp://, unix://,
+    // --max-conns or --idle-timeout. Stage 04 adds them (the multiaddr cases and its options).
     common::Cli cli = common::parse_cli(argc, argv, spec);
     common::set_trace(cli.trace);
     common::install_signal_handlers(spec.program.c_str());
@@ -167,8 +168,8 @@ int main(int argc, char** argv) {
     if (!server.listener) common::die(error, 0);
     server.epoll = common::Fd(epoll_create1(EPOLL_CLOEXEC));
     if (!server.epoll) common::die("epoll_create1", errno);
-    watch(server, server.listener.get());
-    watch(server, common::stop_fd());  // SIGINT and SIGTERM arrive as an event like any other
+    for (int fd : {server.listener.get(), common::stop_fd()})  // SIGINT, SIGTERM arrive as events
+        if (!watch(server, EPOLL_CTL_ADD, fd, EPOLLIN, token(fd))) common::die("epoll_ctl", errno);
     common::announce_listening(common::local_url(server.listener.get(), cli.listen.front()));
 
     // ANCHOR: loop
@@ -179,16 +180,17 @@ int main(int argc, char** argv) {
             if (errno == EINTR) continue;  // a signal, or SIGSTOP/SIGCONT (signal(7))
             common::die("epoll_wait", errno);
         }
-        trace_batch(events, n);
+        common::trace_batch(events, n);
         for (int i = 0; i < n; ++i) {
-            int fd = events[i].data.fd;
-            if (fd == common::stop_fd()) return 0;  // the connections close as `server` goes
-            if (fd == server.listener.get())
+            std::uint64_t tok = events[i].data.u64;
+            if (tok == token(common::stop_fd())) return 0;  // the connections close as `server` goes
+            if (tok == token(server.listener.get())) {
                 on_accept(server);
-            else if (server.conns.count(fd))
-                // ERR and HUP are reported whether asked for or not; the read then
-                // returns the error or EOF, so they need no handler of their own.
-                on_readable(server, fd);
+                continue;
+            }
+            // ERR and HUP are reported whether asked for or not; the read then returns the
+            // error or EOF, so they need no handler of their own.
+            if (Conn* c = find(server, tok)) on_readable(server, *c);
         }
     }
     // ANCHOR_END: loop

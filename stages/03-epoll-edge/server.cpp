@@ -1,24 +1,21 @@
 // Stage 03: edge-triggered epoll with non-blocking sockets, done right.
 //
 // Adds: non-blocking sockets registered once, edge-triggered, read until EAGAIN; an output
-// buffer per connection, with EPOLLOUT asked for only while it holds bytes; high- and
-// low-water marks, so a client that does not read costs bounded memory; a read budget and a
-// ready list, so a fast client cannot starve the others; running out of descriptors with
-// neither a spin nor a forgotten queue. Lacks: timers (an idle client stays forever), more
-// listeners or threads, reuse: the loop is welded to the echo. Stage 04 makes it a library.
+// buffer per connection, with EPOLLOUT asked for only while it holds bytes; water marks, so a
+// client that does not read costs bounded memory; a read budget and a ready list, so a fast
+// client cannot starve the others; out of descriptors, neither a spin nor a forgotten queue.
+// Lacks: timers, more listeners or threads, reuse (the loop is welded to the echo): stage 04.
 //
 // Most of the odd code below answers a fault in epoll's design (epoll(7)):
-//  * It watches open file descriptions but reports descriptor numbers: a copy made by dup(2)
-//    or fork(2) keeps events coming for a number we closed. Every fd here is close-on-exec.
-//  * accept() hands a closed number straight out again, so every event and ready-list entry
-//    carries the connection's generation beside its fd (nginx keeps an "instance" bit).
+//  * It reports descriptor numbers for open file descriptions: a dup(2) or fork(2) copy keeps
+//    events coming for a number we closed (every fd here is close-on-exec), and accept() hands
+//    a closed number straight out again: each event carries a generation (nginx: "instance").
 //  * Edge-triggered reports changes, not states: bytes left unread (budget spent, output
-//    full) are never announced again, so we go back for them from the ready list. So too
-//    the listener: an accept() that fails with EMFILE spends the edge; we retry on a close.
+//    full) are never announced again, so we go back for them from the ready list; an accept()
+//    that fails with EMFILE spends the listener's edge, so we retry when a connection closes.
 //  * A short read stands for EAGAIN on stream files, says epoll(7); not on TCP, where a read
 //    also stops short at an urgent mark (tcp(7)). We read until EAGAIN.
-//  * EPOLLERR and EPOLLHUP come unasked, and each change of interest is a system call, made
-//    only when the output buffer fills or empties.
+//  * EPOLLERR and EPOLLHUP come unasked; each change of interest is a system call.
 //
 // Try it: stage03-echo --trace, then `nc 127.0.0.1 5000` in two terminals.
 
@@ -28,13 +25,14 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/cli.hpp"
+#include "common/epoll_trace.hpp"
 #include "common/fd.hpp"
 #include "common/listen.hpp"
 #include "common/process.hpp"
@@ -42,11 +40,12 @@
 namespace {
 
 // ANCHOR: constants
-constexpr std::size_t kReadSize = 64 * 1024;     // one read(2)
+constexpr std::size_t kReadSize = 64 * 1024;  // one read(2)
+constexpr int kMaxEvents = 256;               // events taken from the kernel per epoll_wait
+
 constexpr int kReadsPerTurn = 4;                 // per connection per turn of the loop: 256 KiB at most
 constexpr std::size_t kHighWater = 1024 * 1024;  // unsent bytes at which we stop reading...
 constexpr std::size_t kLowWater = 256 * 1024;    // ...and below which we read again
-constexpr int kMaxEvents = 256;                  // events taken from the kernel per epoll_wait
 // ANCHOR_END: constants
 
 // ANCHOR: conn
@@ -79,9 +78,7 @@ std::uint64_t token(int fd, std::uint32_t gen) {
     return (std::uint64_t{gen} << 32) | static_cast<std::uint32_t>(fd);
 }
 
-// The connection a token names, or nullptr if it has closed since, even when its fd number
-// is a newer connection's. (Here a stale entry would only make us read a newcomer early:
-// harmless by luck. State kept per connection, like a half-read request, would not be.)
+// The connection a token names, or nullptr if it has closed since, even if a newer one has its fd.
 Conn* find(Server& server, std::uint64_t tok) {
     auto fd = static_cast<std::size_t>(tok & 0xffffffffu);
     if (fd >= server.conns.size() || !server.conns[fd]) return nullptr;
@@ -89,36 +86,6 @@ Conn* find(Server& server, std::uint64_t tok) {
     return c->gen == static_cast<std::uint32_t>(tok >> 32) ? c : nullptr;
 }
 // ANCHOR_END: token
-
-// "IN|OUT|HUP", for --trace.
-std::string event_names(std::uint32_t events) {
-    static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
-        {EPOLLIN, "IN"},   {EPOLLOUT, "OUT"}, {EPOLLRDHUP, "RDHUP"},
-        {EPOLLPRI, "PRI"}, {EPOLLERR, "ERR"}, {EPOLLHUP, "HUP"}};
-    std::string names;
-    for (auto [bit, name] : kNames) {
-        if (!(events & bit)) continue;
-        if (!names.empty()) names += '|';
-        names += name;
-    }
-    return names;
-}
-
-// One line per epoll_wait return. Written directly: a big batch outgrows trace()'s line.
-void trace_batch(const epoll_event* events, int n) {
-    if (!common::tracing()) return;
-    std::string line = "epoll_wait -> " + std::to_string(n) + (n == 1 ? " event:" : " events:");
-    for (int i = 0; i < n; ++i)
-        line += " fd " + std::to_string(events[i].data.u64 & 0xffffffffu) + " " +
-                event_names(events[i].events) + ",";
-    line.back() = '\n';
-    std::fputs(line.c_str(), stderr);
-}
-
-const char* errno_name(int err) {
-    const char* name = strerrorname_np(err);
-    return name ? name : "?";
-}
 
 // ADD or MOD `fd` with `events`; epoll hands `tok` back with each of its events.
 bool watch(Server& server, int op, int fd, std::uint32_t events, std::uint64_t tok) {
@@ -129,16 +96,15 @@ bool watch(Server& server, int op, int fd, std::uint32_t events, std::uint64_t t
 }
 
 // ANCHOR: interest
-// EPOLLOUT only while output is pending. Edge-triggered, a permanent EPOLLOUT would not
-// spin (nginx registers it once for good), but every event would carry it and send us to
-// on_writable for nothing -- and level-triggered, as in stage 04's poll backend, it spins.
+// EPOLLOUT only while output is pending. Edge-triggered, a permanent one would not spin (nginx
+// registers it once for good) but would send every event to on_writable for nothing.
 void set_interest(Server& server, Conn& c, bool want_out) {
     if (c.want_out == want_out) return;
     std::uint32_t events = EPOLLIN | EPOLLET | (want_out ? EPOLLOUT : 0u);
     if (!watch(server, EPOLL_CTL_MOD, c.fd.get(), events, token(c.fd.get(), c.gen)))
         common::die("epoll_ctl", errno);
     c.want_out = want_out;
-    common::trace("epoll_ctl fd %d MOD %s", c.fd.get(), event_names(events).c_str());
+    common::trace("epoll_ctl fd %d MOD %s", c.fd.get(), common::event_names(events).c_str());
 }
 // ANCHOR_END: interest
 
@@ -149,14 +115,13 @@ void mark_ready(Server& server, Conn& c) {
     common::trace("ready fd %d", c.fd.get());
 }
 
-// Writes until everything is written or the socket's buffer is full. Returns the number
-// of bytes written, or -1 if the client is gone.
+// Writes until done or until the socket's buffer is full: the bytes written, or -1 if the client is gone.
 ssize_t write_until_eagain(int fd, const char* data, std::size_t len) {
     std::size_t done = 0;
     while (done < len) {
         ssize_t n = ::write(fd, data + done, len - done);
         if (n < 0) {
-            common::trace("write fd %d -> %s", fd, errno_name(errno));
+            common::trace("write fd %d -> %s", fd, common::errno_name(errno));
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;  // EPOLLOUT will tell us when
             return -1;                                           // EPIPE, ECONNRESET
@@ -171,13 +136,9 @@ ssize_t write_until_eagain(int fd, const char* data, std::size_t len) {
 // Sends data back: straight to the socket while nothing is queued ahead of it (the common
 // case copies nothing), and whatever the socket does not take into the output buffer.
 bool echo(Conn& c, const char* data, std::size_t len) {
-    std::size_t done = 0;
-    if (c.pending() == 0) {
-        ssize_t n = write_until_eagain(c.fd.get(), data, len);
-        if (n < 0) return false;
-        done = static_cast<std::size_t>(n);
-    }
-    c.out.append(data + done, len - done);
+    ssize_t n = c.pending() == 0 ? write_until_eagain(c.fd.get(), data, len) : 0;
+    if (n < 0) return false;
+    c.out.append(data + n, len - static_cast<std::size_t>(n));
     return true;
 }
 // ANCHOR_END: echo
@@ -189,7 +150,7 @@ void close_conn(Server& server, Conn& c) {
     common::trace("close fd %d", fd);
     // accept() may be waiting for a free fd: this is one. Retried once the batch is done.
     if (server.accept_blocked) server.accept_retry = true;
-    // close(2) also takes the socket out of the epoll set: nothing else holds it.
+    // close(2) also takes the socket out of the epoll set: nothing else holds it (epoll(7)).
     server.conns[static_cast<std::size_t>(fd)].reset();
 }
 
@@ -233,14 +194,13 @@ void on_accept(Server& server) {
             continue;
         }
         int err = errno;
-        common::trace("accept -> %s", errno_name(err));
+        common::trace("accept -> %s", common::errno_name(err));
         if (err == EAGAIN || err == EWOULDBLOCK) return;
         // The connection failed before we took it; the next one may be fine (accept(2)).
         if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
-        // EMFILE, ENFILE, ENOBUFS, ENOMEM. The rest stay queued in the kernel, but this edge
-        // is spent: no event will come for them, only for a newer connection. So the next
-        // close_conn() asks for a retry. (libuv and muduo close a spare fd instead and accept
-        // and close the whole queue at once: no waiting, but every queued client is dropped.)
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM. The rest stay queued, but this edge is spent: no event
+        // comes for them, only for a newer connection, so the next close_conn() asks for a retry.
+        // (libuv and muduo free a spare fd to accept and close the whole queue: nobody waits, or is served.)
         server.accept_blocked = true;
         common::warn_limited("accept", std::string("accept: ") + std::strerror(err) +
                                            "; the rest wait until a connection closes");
@@ -260,7 +220,7 @@ void on_readable(Server& server, Conn& c) {
         }
         ssize_t n = ::read(c.fd.get(), buf, sizeof buf);
         if (n < 0) {
-            common::trace("read fd %d -> %s", c.fd.get(), errno_name(errno));
+            common::trace("read fd %d -> %s", c.fd.get(), common::errno_name(errno));
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;  // drained: the next edge will come
             close_conn(server, c);                               // ECONNRESET
@@ -316,9 +276,7 @@ void on_writable(Server& server, Conn& c) {
 // Connections that may have input waiting with no edge to announce it (budget spent, or
 // reading resumed): each gets another budget's worth, after the fresh events had theirs.
 void run_ready(Server& server) {
-    std::vector<std::uint64_t> batch;
-    batch.swap(server.ready);
-    for (std::uint64_t tok : batch) {
+    for (std::uint64_t tok : std::exchange(server.ready, {})) {  // reading may queue some again
         Conn* c = find(server, tok);
         if (!c) continue;  // closed since it was queued; its fd may be a newer connection's
         c->queued = false;
@@ -333,9 +291,8 @@ int main(int argc, char** argv) {
     common::CliSpec spec;
     spec.program = "stage03-echo";
     spec.summary = "Echo server: one thread, edge-triggered epoll, non-blocking sockets.";
-    // LIMITATION: one tcp:// address, used with the descriptor limit it is given; no udp://,
-    // unix://, --max-conns or --idle-timeout. Stage 04 adds them (the multiaddr cases and
-    // the stage 04 options in the other tiers).
+    // LIMITATION: one tcp:// address, used with the descriptor limit it is given; no udp://, unix://,
+    // --max-conns or --idle-timeout. Stage 04 adds them (the multiaddr cases and its options).
     common::Cli cli = common::parse_cli(argc, argv, spec);
     common::set_trace(cli.trace);
     common::install_signal_handlers(spec.program.c_str());
@@ -346,8 +303,6 @@ int main(int argc, char** argv) {
     if (!server.listener) common::die(error, 0);
     server.epoll = common::Fd(epoll_create1(EPOLL_CLOEXEC));
     if (!server.epoll) common::die("epoll_create1", errno);
-    const std::uint64_t listener_token = token(server.listener.get(), 0);
-    const std::uint64_t stop_token = token(common::stop_fd(), 0);
     for (int fd : {server.listener.get(), common::stop_fd()})  // SIGINT, SIGTERM arrive as events
         if (!watch(server, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, token(fd, 0)))
             common::die("epoll_ctl", errno);
@@ -362,12 +317,12 @@ int main(int argc, char** argv) {
             if (errno == EINTR) continue;  // a signal, or SIGSTOP/SIGCONT (signal(7))
             common::die("epoll_wait", errno);
         }
-        trace_batch(events, n);
+        common::trace_batch(events, n);
         for (int i = 0; i < n; ++i) {
             std::uint64_t tok = events[i].data.u64;
             std::uint32_t ev = events[i].events;
-            if (tok == stop_token) return 0;  // the connections close as `server` goes
-            if (tok == listener_token) {
+            if (tok == token(common::stop_fd(), 0)) return 0;  // the connections close as `server` goes
+            if (tok == token(server.listener.get(), 0)) {
                 on_accept(server);
                 continue;
             }

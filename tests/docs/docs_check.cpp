@@ -5,6 +5,10 @@
 //                                                  of the stage before (stage 04, a library, has none)
 //   docs-check matrix ROOT CONFORMANCE [--update]  the embedded matrix == echo-conformance --matrix
 //   docs-check links ROOT                          every relative link and #heading link resolves
+//   docs-check citations ROOT                      file:line citations name the line they quote
+//   docs-check failures ROOT                       each failures table names its stage's list exactly
+//   docs-check transcripts ROOT BIN-DIR [SECONDS]  marked command blocks print what the page shows
+//                                                  (the last three: docs_text.cpp, docs_transcripts.cpp)
 //
 // Without --update a check prints one "file:line: problem" per stale spot and exits 1;
 // with --update it rewrites what is stale and exits 0. Nothing here needs more than a
@@ -35,6 +39,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -44,18 +49,14 @@
 #include <string_view>
 #include <vector>
 
-namespace {
+#include "docs.hpp"
 
-using Lines = std::vector<std::string>;
+namespace docs {
 
-struct Problems {
-    bool quiet = false;  // while updating: only what remains afterwards is worth printing
-    int count = 0;
-    void report(const std::string& where, const std::string& what) {
-        if (!quiet) std::fprintf(stderr, "%s: %s\n", where.c_str(), what.c_str());
-        ++count;
-    }
-};
+void Problems::report(const std::string& where, const std::string& what) {
+    if (!quiet) std::fprintf(stderr, "%s: %s\n", where.c_str(), what.c_str());
+    ++count;
+}
 
 std::optional<std::string> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -158,6 +159,51 @@ int run_capture(const std::vector<std::string>& argv, const std::string& cwd, st
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+bool is_dir(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Every markdown file of the project, as paths relative to root. Hidden folders and build
+// folders (build, build-asan, ...) are not the project's.
+static void find_markdown(const std::string& root, const std::string& dir, std::vector<std::string>* files) {
+    for (const auto& name : list_dir(root + "/" + dir)) {
+        std::string path = dir + name;
+        if (is_dir(root + "/" + path)) {
+            if (name != "build" && !starts_with(name, "build-")) find_markdown(root, path + "/", files);
+        } else if (name.size() > 3 && name.substr(name.size() - 3) == ".md") {
+            files->push_back(path);
+        }
+    }
+}
+
+std::vector<std::string> markdown_files(const std::string& root) {
+    std::vector<std::string> files;
+    find_markdown(root, "", &files);
+    return files;
+}
+
+// Value of "<!-- key: value -->" on its own line, if the line is one.
+std::optional<std::string> comment_directive(std::string_view line, std::string_view key) {
+    line = trim(line);
+    if (line == "<!-- " + std::string(key) + " -->") return std::string();
+    std::string head = "<!-- " + std::string(key) + ":";
+    if (!starts_with(line, head) || line.size() < head.size() + 3 || line.substr(line.size() - 3) != "-->")
+        return std::nullopt;
+    auto value = trim(line.substr(head.size(), line.size() - head.size() - 3));
+    return std::string(value);
+}
+
+bool is_fence(std::string_view line) {
+    return starts_with(trim(line), "```");
+}
+
+}  // namespace docs
+
+namespace {
+
+using namespace docs;
+
 // ---------------------------------------------------------------- anchors
 
 struct Anchor {
@@ -246,30 +292,6 @@ std::string fence_language(const std::string& path) {
     return path.find("CMakeLists.txt") != std::string::npos ? "cmake" : "text";
 }
 
-bool is_dir(const std::string& path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Every markdown file of the project, as paths relative to root. Hidden folders and build
-// folders (build, build-asan, ...) are not the project's.
-void find_markdown(const std::string& root, const std::string& dir, std::vector<std::string>* files) {
-    for (const auto& name : list_dir(root + "/" + dir)) {
-        std::string path = dir + name;
-        if (is_dir(root + "/" + path)) {
-            if (name != "build" && !starts_with(name, "build-")) find_markdown(root, path + "/", files);
-        } else if (name.size() > 3 && name.substr(name.size() - 3) == ".md") {
-            files->push_back(path);
-        }
-    }
-}
-
-std::vector<std::string> markdown_files(const std::string& root) {
-    std::vector<std::string> files;
-    find_markdown(root, "", &files);
-    return files;
-}
-
 // Resolves "path#anchor" (or a whole "path") to the lines it stands for.
 struct Resolver {
     std::string root;
@@ -298,20 +320,6 @@ struct Resolver {
         return excerpt(file, anchor->second.begin + 1, anchor->second.end);
     }
 };
-
-// Value of "<!-- key: value -->" on its own line, if the line is one.
-std::optional<std::string> comment_directive(std::string_view line, std::string_view key) {
-    line = trim(line);
-    std::string head = "<!-- " + std::string(key) + ":";
-    if (!starts_with(line, head) || line.size() < head.size() + 3 || line.substr(line.size() - 3) != "-->")
-        return std::nullopt;
-    auto value = trim(line.substr(head.size(), line.size() - head.size() - 3));
-    return std::string(value);
-}
-
-bool is_fence(std::string_view line) {
-    return starts_with(trim(line), "```");
-}
 
 // Rewrites one markdown file's includes and embeds; returns its new text.
 Lines process_includes(const std::string& md_path, const Lines& in, Resolver* resolver, Problems* problems) {
@@ -679,7 +687,10 @@ int usage() {
                  "usage: docs-check anchors ROOT [--update]\n"
                  "       docs-check changes ROOT [--update]\n"
                  "       docs-check matrix ROOT ECHO-CONFORMANCE [--update]\n"
-                 "       docs-check links ROOT\n");
+                 "       docs-check links ROOT\n"
+                 "       docs-check citations ROOT\n"
+                 "       docs-check failures ROOT\n"
+                 "       docs-check transcripts ROOT BIN-DIR [TIMEOUT-SECONDS]\n");
     return 2;
 }
 
@@ -695,6 +706,14 @@ int main(int argc, char** argv) {
     if (args.size() == 2 && args[0] == "anchors") return check_anchors(args[1], update);
     if (args.size() == 2 && args[0] == "changes") return check_changes(args[1], update);
     if (args.size() == 3 && args[0] == "matrix") return check_matrix(args[1], args[2], update);
-    if (args.size() == 2 && args[0] == "links" && !update) return check_links(args[1]);
+    if (update) return usage();
+    if (args.size() == 2 && args[0] == "links") return check_links(args[1]);
+    if (args.size() == 2 && args[0] == "citations") return docs::check_citations(args[1]);
+    if (args.size() == 2 && args[0] == "failures") return docs::check_failures(args[1]);
+    if ((args.size() == 3 || args.size() == 4) && args[0] == "transcripts") {
+        double timeout = args.size() == 4 ? std::atof(args[3].c_str()) : 20.0;
+        if (timeout <= 0) return usage();
+        return docs::check_transcripts(args[1], args[2], timeout);
+    }
     return usage();
 }

@@ -64,8 +64,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 if (!s.empty())
                     require(::write(fds[1], s.data(), s.size()) == static_cast<long>(s.size()), "pipe write",
                             i);
-                long n = s.empty() ? 0 : buffer.read_from(fds[0]);
-                require(n == static_cast<long>(s.size()), "read_from did not take everything available", i);
+                // A small spill, so reads cross from the spare space into it and back often.
+                static char spill[4096];
+                long n = 0;
+                while (n < static_cast<long>(s.size())) {
+                    std::size_t spilled = 0;
+                    long got = buffer.read_from(fds[0], spill, sizeof spill, &spilled);
+                    require(got > 0, "read_from found nothing although bytes were waiting", i);
+                    require(spilled <= static_cast<std::size_t>(got), "more spilled than read", i);
+                    buffer.append(std::string_view(spill, spilled));
+                    n += got;
+                }
+                require(n == static_cast<long>(s.size()), "read_from read more than was written", i);
                 model += s;
                 break;
             }

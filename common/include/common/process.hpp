@@ -30,6 +30,9 @@ void set_trace(bool enabled);
 bool tracing();
 void trace(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
+// "ECONNRESET": errno's symbolic name, which a trace line shows instead of its message.
+const char* errno_name(int err);
+
 // Rate-limited warning to stderr: at most one line per `key` per second, with a
 // count of the lines suppressed since the last one.
 void warn_limited(const char* key, const std::string& message);

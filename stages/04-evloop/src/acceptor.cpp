@@ -19,7 +19,8 @@
 #include <memory>
 #include <utility>
 
-#include "listener.hpp"
+#include "acceptor.hpp"
+#include "connection.hpp"
 
 namespace evloop::detail {
 namespace {
@@ -101,13 +102,12 @@ void Acceptor::on_event(const PollEvent&) {
             continue;
         }
         last_accept_ = loop_.now();
-        if (opt.max_conns > 0 && loop_.shared().conns.load() >= static_cast<long>(opt.max_conns)) {
+        if (!loop_.shared().reserve_conn()) {
             ::close(fd);
             warn_limited("max-conns", "evloop: " + std::to_string(opt.max_conns) +
                                           " connections open (the max_conns cap): closing a new one");
             continue;
         }
-        loop_.shared().conns.fetch_add(1);
         hand_off(fd, peer, len);
     }
 }
@@ -138,25 +138,25 @@ void Acceptor::on_fd_exhaustion(int error) {
 
 void Acceptor::pause() {
     if (resume_timer_) return;
-    loop_.poller().modify(socket_.fd(), kNone);
+    loop_.modify(socket_.fd(), kNone);
     resume_timer_ = loop_.timers().add(loop_.now() + kPause, [this] {
         resume_timer_ = 0;
         if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        loop_.poller().modify(socket_.fd(), kReadable);
+        loop_.modify(socket_.fd(), kReadable);
     });
 }
 
 // ANCHOR: balance
-Loop& Acceptor::choose() {
-    auto& loops = loop_.shared().loops;
+Loop& balanced_loop(Shared& shared, unsigned& counter, std::minstd_rand& rng) {
+    auto& loops = shared.loops;
     auto n = static_cast<unsigned>(loops.size());
-    if (keep_local_ || n == 1) return loop_;
-    switch (loop_.shared().options.balance) {
+    if (n == 1) return *loops[0];
+    switch (shared.options.balance) {
         case Balance::random:
-            return *loops[rng_() % n];
+            return *loops[rng() % n];
         case Balance::least_connections: {
             // Ties go round-robin, so short-lived connections (all loops at 0) still spread.
-            unsigned start = next_++ % n, best = start;
+            unsigned start = counter++ % n, best = start;
             for (unsigned k = 1; k < n; ++k) {
                 unsigned i = (start + k) % n;
                 if (loops[i]->load.load() < loops[best]->load.load()) best = i;
@@ -166,24 +166,25 @@ Loop& Acceptor::choose() {
         case Balance::round_robin:
             break;
     }
-    return *loops[next_++ % n];
+    return *loops[counter++ % n];
+}
+
+Loop& Acceptor::choose() {
+    return keep_local_ ? loop_ : balanced_loop(loop_.shared(), next_, rng_);
 }
 // ANCHOR_END: balance
 
 void Acceptor::hand_off(int fd, const sockaddr_storage& peer, socklen_t peer_len) {
     Loop& target = choose();
     target.load.fetch_add(1);
-    if (&target == &loop_) {
-        loop_.adopt(fd, addr_index_, peer, peer_len);
-        return;
-    }
+    if (&target == &loop_) return adopt(loop_, fd, addr_index_, peer, peer_len);
     auto owned = std::make_shared<OwnedFd>(fd);
     int index = addr_index_;
     bool posted = target.mailbox()->post(
-        [owned, index, peer, peer_len](Loop& l) { l.adopt(owned->release(), index, peer, peer_len); });
+        [owned, index, peer, peer_len](Loop& l) { adopt(l, owned->release(), index, peer, peer_len); });
     if (!posted) {  // that loop has finished: `owned` closes the fd
         target.load.fetch_sub(1);
-        loop_.shared().conns.fetch_sub(1);
+        loop_.shared().release_conn();
     }
 }
 

@@ -30,21 +30,6 @@ bool set_flag(int fd, int level, int name, int value = 1) {
     return ::setsockopt(fd, level, name, &value, sizeof value) == 0;
 }
 
-int make_socket(int family, int type) {
-#if defined(SOCK_NONBLOCK)
-    return ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-#else
-    int fd = ::socket(family, type, 0);
-    if (fd >= 0 && (set_nonblocking(fd, true) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)) {
-        int saved = errno;
-        ::close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
-#endif
-}
-
 // 0 when the path is free (or was a stale socket, now removed), else an errno value
 // with a reason in *why.
 int clear_stale_unix_path(const common::Address& a, std::string* why) {
@@ -172,6 +157,53 @@ int bound_port(int fd) {
     if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
     if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
     return 0;
+}
+
+int make_socket(int family, int type) {
+#if defined(SOCK_NONBLOCK)
+    return ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+    int fd = ::socket(family, type, 0);
+    if (fd >= 0 && (set_nonblocking(fd, true) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)) {
+        int saved = errno;
+        ::close(fd);
+        errno = saved;
+        return -1;
+    }
+#if defined(SO_NOSIGPIPE)
+    int one = 1;
+    if (fd >= 0 && type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    return fd;
+#endif
+}
+
+bool is_wildcard(const common::Address& a) {
+    if (a.family() == AF_INET)
+        return reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_addr.s_addr == htonl(INADDR_ANY);
+    if (a.family() == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&a.storage)->sin6_addr);
+    return false;
+}
+
+void CompactAddress::set(const sockaddr_storage& ss, socklen_t len) {
+    other_.reset();
+    length_ = len;
+    if (len <= sizeof ip_) {
+        std::memcpy(&ip_, &ss, len);
+    } else {
+        other_ = std::make_unique<sockaddr_storage>(ss);
+    }
+}
+
+SocketAddress CompactAddress::get(common::Scheme scheme) const {
+    if (length_ == 0) return {};
+    sockaddr_storage ss{};
+    if (other_)
+        ss = *other_;
+    else
+        std::memcpy(&ss, &ip_, length_);
+    return make_address(scheme, ss, length_);
 }
 
 SocketAddress make_address(common::Scheme scheme, const sockaddr_storage& ss, socklen_t len) {

@@ -2,8 +2,10 @@
 // Parsing is common's strict parser, compiled into this library (see CMakeLists.txt).
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/stat.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,32 @@ int bound_port(int fd);
 
 SocketAddress make_address(common::Scheme scheme, const sockaddr_storage& ss, socklen_t len);
 SocketAddress local_address(int fd, common::Scheme scheme);
+
+// A connection's address, kept small: an IPv4 or IPv6 address fits in 28 bytes, where a
+// sockaddr_storage takes 128 and a URL string more. A longer one (a unix path) goes on
+// the heap, which the usual unnamed unix peer never needs. The URL is made on demand.
+class CompactAddress {
+public:
+    void set(const sockaddr_storage& ss, socklen_t len);
+    bool empty() const { return length_ == 0; }
+    int family() const { return other_ ? other_->ss_family : ip_.family; }
+    SocketAddress get(common::Scheme scheme) const;
+
+private:
+    union Ip {
+        sa_family_t family;
+        sockaddr_in v4;
+        sockaddr_in6 v6;
+    } ip_{};
+    socklen_t length_ = 0;
+    std::unique_ptr<sockaddr_storage> other_;
+};
+
+// Whether a listener's host is 0.0.0.0 or :: (any local address).
+bool is_wildcard(const common::Address& address);
+
+// socket(2), non-blocking and close-on-exec; -1 with errno set.
+int make_socket(int family, int type);
 
 // Sets O_NONBLOCK on or off; returns 0 or errno.
 int set_nonblocking(int fd, bool on);

@@ -1,104 +1,110 @@
-// The public faces of a connection: Conn (on the loop thread) and Handle (anywhere).
+// Conn, the face of a connection (or of one UDP datagram) inside a callback. Each call
+// on a stream connection is made on the loop's thread; touch() makes sure a connection
+// other than the one whose callback is running gets its output sent afterwards.
 #include <utility>
 
 #include "connection.hpp"
+#include "udp.hpp"
 
 namespace evloop {
 
 using detail::Connection;
-using detail::Loop;
 
 void Conn::write(std::string_view bytes) {
+    if (d_) return d_->write(bytes);
     c_->write(bytes);
+    c_->touch();
 }
+
+void Conn::keep(std::size_t n) {
+    if (c_) c_->keep(n);
+}
+
 void Conn::close() {
+    if (!c_) return;
     c_->request_close();
+    c_->touch();
 }
+
+void Conn::shutdown_write() {
+    if (!c_) return;
+    c_->shutdown_write();
+    c_->touch();
+}
+
+void Conn::reset() {
+    if (!c_) return;
+    c_->reset();
+    c_->touch();
+}
+
+void Conn::pause() {
+    if (!c_) return;
+    c_->set_paused(true);
+    c_->touch();
+}
+
+void Conn::resume() {
+    if (!c_) return;
+    c_->set_paused(false);
+    c_->touch();
+}
+
 std::any& Conn::context() {
-    return c_->context();
+    return d_ ? d_->context() : c_->context();
 }
 int Conn::addr_index() const {
-    return c_->addr_index();
+    return d_ ? d_->addr_index() : c_->addr_index();
 }
 int Conn::loop_index() const {
-    return c_->loop().index();
+    return d_ ? d_->loop().index() : c_->loop().index();
 }
 bool Conn::is_udp() const {
-    return c_->udp();
+    return d_ != nullptr;
+}
+bool Conn::is_dialed() const {
+    return c_ && c_->addr_index() < 0;
 }
 int Conn::fd() const {
-    return c_->fd();
+    return d_ ? d_->fd() : c_->fd();
 }
-const SocketAddress& Conn::local_addr() const {
-    return c_->local();
+SocketAddress Conn::local_addr() const {
+    return d_ ? d_->local() : c_->local();
 }
-const SocketAddress& Conn::remote_addr() const {
-    return c_->remote();
+SocketAddress Conn::remote_addr() const {
+    return d_ ? d_->remote() : c_->remote();
 }
 std::size_t Conn::pending_output() const {
-    return c_->pending();
+    return c_ ? c_->pending() : 0;
 }
 
 Handle Conn::handle() const {
     Handle h;
-    if (c_->udp()) return h;
+    if (!c_ || !c_->is_open()) return h;
     h.mailbox_ = c_->loop().mailbox();
+    h.remote_ = c_->remote_state();
     h.fd_ = c_->fd();
     h.generation_ = c_->generation();
     return h;
 }
 
 std::uint64_t Conn::after(Duration delay, std::function<void(Conn)> fn) {
-    if (c_->udp() || !c_->is_open()) return 0;
-    Loop& loop = c_->loop();
-    int fd = c_->fd();
-    std::uint64_t generation = c_->generation();
-    // Looked up again when it fires: by then the connection may be gone, its fd reused.
-    auto when = detail::TimerQueue::Clock::now() + delay;
-    return loop.timers().add(when, [&loop, fd, generation, fn = std::move(fn)] {
-        if (Connection* c = loop.find(fd, generation)) {
-            fn(Conn(c));
-            c->after_app_call();
-        }
-    });
+    return c_ ? c_->add_app_timer(delay, std::move(fn)) : 0;
 }
 
-void Conn::cancel_timer(std::uint64_t id) {
-    c_->loop().timers().cancel(id);
+bool Conn::cancel_timer(std::uint64_t id) {
+    return c_ && c_->cancel_app_timer(id);
 }
 
-// ANCHOR: handle
-namespace {
-
-// Runs `fn` on the connection's loop if it is still the same connection.
-bool post(const std::shared_ptr<detail::Mailbox>& mailbox, int fd, std::uint64_t generation,
-          std::function<void(Connection&)> fn) {
-    if (!mailbox) return false;
-    return mailbox->post([fd, generation, fn = std::move(fn)](Loop& loop) {
-        if (Connection* c = loop.find(fd, generation)) {
-            fn(*c);
-            c->after_app_call();
-        }
-    });
+Error Conn::dial(const std::string& url, DialOptions options) {
+    std::string why;
+    auto target = common::parse_address(url, &why);
+    if (!target) return Error{EINVAL, "cannot dial '" + url + "': " + why};
+    if (!target->is_stream()) return Error{EPROTONOSUPPORT, "cannot dial " + url + ": only stream addresses"};
+    if (!target->is_unix() && target->port == 0) return Error{EINVAL, "cannot dial " + url + ": port 0"};
+    detail::Loop& loop = d_ ? d_->loop() : c_->loop();
+    detail::dial(loop, *target, std::move(options));
+    return {};
 }
-
-}  // namespace
-
-bool Handle::wake() const {
-    return post(mailbox_, fd_, generation_, [](Connection& c) { c.wake(); });
-}
-
-bool Handle::write(std::string bytes) const {
-    return post(mailbox_, fd_, generation_, [b = std::move(bytes)](Connection& c) { c.write(b); });
-}
-
-bool Handle::close() const {
-    return post(mailbox_, fd_, generation_, [](Connection& c) { c.request_close(); });
-}
-
-bool Handle::run(std::function<void(Conn)> fn) const {
-    return post(mailbox_, fd_, generation_, [fn = std::move(fn)](Connection& c) { fn(Conn(&c)); });
-}
-// ANCHOR_END: handle
 
 }  // namespace evloop

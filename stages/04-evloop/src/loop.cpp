@@ -8,153 +8,185 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <utility>
 
-#include "address.hpp"
-#include "connection.hpp"
-
 namespace evloop::detail {
+namespace {
+
+thread_local Loop* t_current = nullptr;
+
+// Runs the mailbox's tasks when its fd becomes readable.
+class Waker final : public IoHandler {
+public:
+    explicit Waker(Loop& loop) : loop_(loop) {}
+    void on_event(const PollEvent&) override {
+        loop_.mailbox()->drain_wakeups();
+        for (auto& task : loop_.mailbox()->take()) {
+            task(loop_);
+            loop_.run_deferred();
+        }
+    }
+
+private:
+    Loop& loop_;
+};
+
+}  // namespace
 
 Loop::Loop(Shared& shared, int index, std::unique_ptr<Poller> poller, std::shared_ptr<Mailbox> mailbox)
     : shared_(shared),
       index_(index),
       poller_(std::move(poller)),
       mailbox_(std::move(mailbox)),
-      now_(TimerQueue::Clock::now()) {
-    waker_ = make_waker(*this);
-}
+      now_(TimerQueue::Clock::now()),
+      waker_(std::make_unique<Waker>(*this)) {}
 
 Loop::~Loop() {
-    // Owned handlers unwatch themselves, so they go while the tables still exist.
+    // Owned handlers unwatch themselves, so they go while the records still exist.
     ios_.clear();
-    conns_.clear();
-    graveyard_.clear();
+    conns_.destroy_all();
     mailbox_->close();
 }
 
-int Loop::watch(int fd, unsigned interest, IoHandler* handler) {
-    if (int err = poller_->add(fd, interest)) return err;
+Loop* Loop::current() {
+    return t_current;
+}
+
+int Loop::start() {
+    return watch(mailbox_->read_fd(), kReadable, waker_.get());
+}
+
+Loop::FdRecord* Loop::record(int fd) {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return nullptr;
+    return &fds_[static_cast<std::size_t>(fd)];
+}
+
+unsigned Loop::interest(int fd) const {
     auto slot = static_cast<std::size_t>(fd);
-    if (slot >= handlers_.size()) {
-        handlers_.resize(slot + 1, nullptr);
-        conns_.resize(slot + 1);
-        stale_.resize(slot + 1, 0);
-    }
-    handlers_[slot] = handler;  // a stale mark stays until the batch ends: see unwatch()
+    return fd >= 0 && slot < fds_.size() ? fds_[slot].interest : kNone;
+}
+
+// ANCHOR: registration
+int Loop::watch(int fd, unsigned interest, IoHandler* handler) {
+    if (fd < 0) return EBADF;
+    if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
+    FdRecord& r = fds_[static_cast<std::size_t>(fd)];
+    if (r.handler) return EEXIST;
+    if (int err = poller_->add(fd, interest)) return err;
+    // A stale mark stays until the batch ends: an event for the old fd is still old news.
+    r.handler = handler;
+    r.interest = interest;
+    r.in_poller = true;
     return 0;
 }
 
+int Loop::modify(int fd, unsigned interest) {
+    FdRecord* r = record(fd);
+    if (!r || !r->handler) return ENOENT;
+    if (r->in_poller && r->interest == interest) return 0;
+    int err = r->in_poller ? poller_->modify(fd, r->interest, interest) : poller_->add(fd, interest);
+    if (err) return err;
+    r->interest = interest;
+    r->in_poller = true;
+    return 0;
+}
+
+void Loop::mute(int fd) {
+    FdRecord* r = record(fd);
+    if (!r || !r->handler || !r->in_poller) return;
+    poller_->remove(fd, r->interest);
+    r->in_poller = false;
+    r->interest = kNone;
+    trace("loop %d: fd %d muted", index_, fd);
+}
+
 void Loop::unwatch(int fd) {
-    poller_->remove(fd);
-    auto slot = static_cast<std::size_t>(fd);
-    if (fd < 0 || slot >= handlers_.size()) return;
-    handlers_[slot] = nullptr;
+    FdRecord* r = record(fd);
+    if (!r || !r->handler) return;
+    if (r->in_poller) poller_->remove(fd, r->interest);
+    *r = FdRecord{};
     // An event for this fd later in the current batch is stale, even if a new
     // connection receives the same fd number meanwhile (nginx's "instance" bit).
-    if (!stale_[slot]) {
-        stale_[slot] = 1;
-        stale_list_.push_back(fd);
-    }
+    r->stale = true;
+    stale_list_.push_back(fd);
 }
-
-void Loop::adopt(int fd, int addr_index, const sockaddr_storage& peer, socklen_t peer_len) {
-    if (stopping_) {
-        ::close(fd);
-        load.fetch_sub(1);
-        shared_.conns.fetch_sub(1);
-        return;
-    }
-    auto scheme = shared_.addresses[static_cast<std::size_t>(addr_index)].scheme;
-    auto conn = std::make_unique<Connection>(*this, fd, addr_index, next_generation_++,
-                                             make_address(scheme, peer, peer_len), false);
-    Connection* c = conn.get();
-    auto slot = static_cast<std::size_t>(fd);
-    if (slot >= conns_.size()) {
-        handlers_.resize(slot + 1, nullptr);
-        conns_.resize(slot + 1);
-        stale_.resize(slot + 1, 0);
-    }
-    conns_[slot] = std::move(conn);
-    ++open_conns_;
-    trace("loop %d: fd %d opened", index_, fd);
-    c->open();
-}
-
-Connection* Loop::find(int fd, std::uint64_t generation) {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= conns_.size()) return nullptr;
-    Connection* c = conns_[static_cast<std::size_t>(fd)].get();
-    return c && c->is_open() && c->generation() == generation ? c : nullptr;
-}
-
-void Loop::release(int fd) {
-    auto slot = static_cast<std::size_t>(fd);
-    graveyard_.push_back(std::move(conns_[slot]));
-    --open_conns_;
-    load.fetch_sub(1);
-    shared_.conns.fetch_sub(1);
-}
+// ANCHOR_END: registration
 
 void Loop::add_io(std::unique_ptr<IoHandler> handler) {
     ios_.push_back(std::move(handler));
 }
 
+void Loop::run_deferred() {
+    while (!deferred_.empty()) {
+        deferred_now_.swap(deferred_);
+        for (const auto& d : deferred_now_)
+            conns_.settle(d.fd, d.generation);
+        deferred_now_.clear();
+    }
+}
+
 // ANCHOR: loop-run
 void Loop::run() {
-    if (int err = watch(mailbox_->read_fd(), kReadable, waker_.get())) {
-        warn_limited("loop", "evloop: cannot watch the wakeup fd: " + std::to_string(err));
-        return;
-    }
-    shared_.started(*this);
-    while (!(stopping_ && open_conns_ == 0)) {
-        now_ = TimerQueue::Clock::now();
-        int n = poller_->wait(events_, timeout_ms(now_, timers_.next()));
-        if (n < 0) {
-            warn_limited("poll",
-                         std::string("evloop: ") + poller_->name() + " wait failed: " + std::to_string(-n));
-            shared_.request_stop();
-            force_close_all(-n);
-            break;
-        }
-        now_ = TimerQueue::Clock::now();
-        for (const auto& event : events_)
-            dispatch(event);
-        for (int fd : stale_list_)
-            stale_[static_cast<std::size_t>(fd)] = 0;
-        stale_list_.clear();
-        now_ = TimerQueue::Clock::now();
-        timers_.run_due(now_);
-        graveyard_.clear();
+    t_current = this;
+    try {
+        while (!(stopping_ && conns_.count() == 0))
+            turn();
+    } catch (...) {
+        // Not an application callback (those are contained where they are called): the
+        // library itself failed, out of memory say. Stop the server and close what is here.
+        shared_.fail(std::current_exception());
+        conns_.close_all(ECONNABORTED);
     }
     unwatch(mailbox_->read_fd());
     mailbox_->close();
     ios_.clear();
-    graveyard_.clear();
+    conns_.collect();
+    t_current = nullptr;
+}
+
+void Loop::turn() {
+    now_ = TimerQueue::Clock::now();
+    int n = poller_->wait(events_, timeout_ms(now_, timers_.next()));
+    if (n < 0) {
+        warn_limited("poll",
+                     std::string("evloop: ") + poller_->name() + " wait failed: " + std::strerror(-n));
+        shared_.request_stop();
+        conns_.close_all(-n);
+        stopping_ = true;
+        return;
+    }
+    now_ = TimerQueue::Clock::now();
+    for (const auto& event : events_)
+        dispatch(event);
+    for (int fd : stale_list_)
+        if (FdRecord* r = record(fd)) r->stale = false;
+    stale_list_.clear();
+    now_ = TimerQueue::Clock::now();
+    timers_.run_due(now_);
+    run_deferred();
+    conns_.collect();
 }
 // ANCHOR_END: loop-run
 
 void Loop::dispatch(const PollEvent& event) {
-    auto slot = static_cast<std::size_t>(event.fd);
-    if (slot >= handlers_.size() || stale_[slot] || !handlers_[slot]) return;
+    FdRecord* r = record(event.fd);
+    if (!r || r->stale || !r->handler) return;
     trace("loop %d: fd %d%s%s%s", index_, event.fd, event.readable ? " readable" : "",
           event.writable ? " writable" : "", event.hangup ? " hangup" : "");
-    handlers_[slot]->on_event(event);
+    r->handler->on_event(event);
+    run_deferred();
 }
 
 void Loop::begin_stop() {
     if (stopping_) return;
     stopping_ = true;
-    trace("loop %d: stopping with %ld connections", index_, open_conns_);
+    trace("loop %d: stopping with %ld connections", index_, conns_.count());
     ios_.clear();  // closes this loop's listeners (and removes unix socket files)
-    for (auto& c : conns_)
-        if (c && c->is_open()) c->begin_stop();
-    if (open_conns_ > 0)
-        timers_.add(now_ + shared_.options.stop_timeout, [this] { force_close_all(ECANCELED); });
-}
-
-void Loop::force_close_all(int error) {
-    for (auto& c : conns_)
-        if (c && c->is_open()) c->close_now(error);
+    conns_.begin_stop();
+    if (conns_.count() > 0)
+        timers_.add(deadline(now_, shared_.options.stop_timeout), [this] { conns_.close_all(ECANCELED); });
 }
 
 void Loop::trace(const char* format, ...) {

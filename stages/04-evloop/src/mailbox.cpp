@@ -1,5 +1,4 @@
-// The mailbox through which other threads reach a loop, the stop request every loop
-// shares, and rate-limited warnings.
+// The mailbox through which other threads reach a loop.
 #include <fcntl.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -7,16 +6,11 @@
 #endif
 
 #include <cerrno>
-#include <cstdio>
-#include <map>
-#include <string>
 #include <utility>
 
-#include "loop.hpp"
+#include "mailbox.hpp"
 
 namespace evloop::detail {
-
-// ---- Mailbox ------------------------------------------------------------------------
 
 Mailbox::Mailbox() {
 #if defined(__linux__)
@@ -79,65 +73,6 @@ void Mailbox::close() {
         read_fd_ = write_fd_ = -1;
     }
     // Destroyed outside the lock: a task's captures may run arbitrary destructors.
-}
-
-namespace {
-
-// Runs the mailbox's tasks when its fd becomes readable.
-class Waker final : public IoHandler {
-public:
-    explicit Waker(Loop& loop) : loop_(loop) {}
-    void on_event(const PollEvent&) override {
-        loop_.mailbox()->drain_wakeups();
-        for (auto& task : loop_.mailbox()->take())
-            task(loop_);
-    }
-
-private:
-    Loop& loop_;
-};
-
-}  // namespace
-
-std::unique_ptr<IoHandler> make_waker(Loop& loop) {
-    return std::make_unique<Waker>(loop);
-}
-
-// ---- Shared -------------------------------------------------------------------------
-
-void Shared::request_stop() {
-    std::lock_guard lock(stop_mutex);
-    if (stop_requested) return;
-    stop_requested = true;
-    for (auto& loop : loops)
-        if (loop) loop->mailbox()->post([](Loop& l) { l.begin_stop(); });
-}
-
-void Shared::started(Loop& loop) {
-    std::lock_guard lock(stop_mutex);
-    if (stop_requested) loop.mailbox()->post([](Loop& l) { l.begin_stop(); });
-}
-
-void warn_limited(const char* key, const std::string& message) {
-    struct State {
-        TimerQueue::TimePoint last{};
-        unsigned long suppressed = 0;
-    };
-    static std::mutex mutex;
-    static std::map<std::string, State> states;
-    std::lock_guard lock(mutex);
-    auto now = TimerQueue::Clock::now();
-    auto& state = states[key];
-    if (state.last != TimerQueue::TimePoint{} && now - state.last < std::chrono::seconds(1)) {
-        ++state.suppressed;
-        return;
-    }
-    if (state.suppressed)
-        std::fprintf(stderr, "%s (%lu similar lines suppressed)\n", message.c_str(), state.suppressed);
-    else
-        std::fprintf(stderr, "%s\n", message.c_str());
-    state.last = now;
-    state.suppressed = 0;
 }
 
 }  // namespace evloop::detail

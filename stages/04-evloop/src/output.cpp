@@ -1,6 +1,6 @@
-// A connection's output: appending, writing it out, backpressure, and what happens once
-// it has all gone (close, detach, or the half-close). Reading pauses above the high water
-// mark and resumes below the low one; drained fires on the way down, so an application
+// A connection's write side: sending, queueing what the kernel will not take yet,
+// backpressure, and the drained and flushed edges. Reading pauses above the high water
+// mark and resumes at the low one; drained fires on the way down, so an application
 // streaming a large reply can write it piece by piece instead of all at once.
 #include <sys/socket.h>
 
@@ -19,93 +19,88 @@ constexpr int kNoSignal = 0;  // the BSDs: SO_NOSIGPIPE is set on the socket ins
 
 }  // namespace
 
-void Connection::write(std::string_view bytes) {
-    if (!open_) return;
-    udp_wrote_ = true;
-    output_.append(bytes);
-    if (output_.empty()) return;
-    flush_pending_ = true;
-    const Options& opt = loop_.shared().options;
-    if (output_.size() >= opt.low_water) above_low_ = true;
-    if (output_.size() > opt.high_water) paused_ = true;
+bool Connection::accepts_writes() const {
+    return state_ == State::open || state_ == State::half_closed || state_ == State::connecting;
 }
 
-void Connection::after_app_call(Action action) {
-    if (!open_ || udp_) return;
-    const Events& ev = loop_.shared().events;
-    if (action == Action::close) request_close();
-    if (action == Action::detach && ending_ == Ending::none)
-        ending_ = ev.detached ? Ending::detach : Ending::close;
-    if (action == Action::shutdown) loop_.shared().request_stop();
-    std::size_t cap = loop_.shared().options.max_output;
-    if (cap > 0 && output_.size() > cap) {
-        close_now(ENOBUFS);
+// ANCHOR: write
+void Connection::write(std::string_view bytes) {
+    if (!accepts_writes() || bytes.empty() || failed_) return;
+    unflushed_ = true;
+    // Stage 03's write-through: with nothing queued (and the socket not known to be
+    // full), send straight from the caller's bytes and queue only what is left.
+    if (output_.empty() && state_ != State::connecting && !(loop_.interest(fd_) & kWritable)) {
+        bytes.remove_prefix(send_direct(bytes));
+        if (bytes.empty() || failed_) return;
+    }
+    std::size_t bound = loop_.shared().options.max_output;
+    if (bound > 0 && output_.size() + bytes.size() > bound) {
+        loop_.trace("loop %d: fd %d output over max_output", loop_.index(), fd_);
+        failed_ = ENOBUFS;
         return;
     }
-    flush();
-    if (!open_) return;
-    finish_if_flushed();
-    if (open_) update_interest();
+    output_.append(bytes);
+    on_output_change();
+}
+// ANCHOR_END: write
+
+// Returns how many bytes the kernel took; a real error is left in failed_ for settle().
+std::size_t Connection::send_direct(std::string_view bytes) {
+    const Events& ev = loop_.shared().events;
+    if (ev.pre_write) {
+        invoke(ev.pre_write, bytes.size());
+        if (!accepts_writes() || failed_) return 0;
+    }
+    for (;;) {
+        long n = ::send(fd_, bytes.data(), bytes.size(), kNoSignal);
+        loop_.trace("loop %d: fd %d send %zu -> %ld", loop_.index(), fd_, bytes.size(), n);
+        if (n >= 0) {
+            last_active_ = loop_.now();
+            return static_cast<std::size_t>(n);
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) failed_ = errno;
+        return 0;
+    }
 }
 
 // ANCHOR: flush
 void Connection::flush() {
     const Events& ev = loop_.shared().events;
-    const Options& opt = loop_.shared().options;
-    while (open_ && !output_.empty()) {
+    const std::size_t low = loop_.shared().low_water;
+    while (!output_.empty() && state_ != State::closed && !failed_) {
         if (ev.pre_write) {
-            ev.pre_write(Conn(this), output_.size());
-            if (!open_ || output_.empty()) break;
+            invoke(ev.pre_write, output_.size());
+            if (state_ == State::closed || failed_ || output_.empty()) break;
         }
         long n = ::send(fd_, output_.data(), output_.size(), kNoSignal);
         loop_.trace("loop %d: fd %d send %zu -> %ld", loop_.index(), fd_, output_.size(), n);
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) close_now(errno);
-            return;  // EAGAIN: the kernel's buffer is full; wait for writable
+            if (errno != EAGAIN && errno != EWOULDBLOCK) failed_ = errno;
+            break;  // EAGAIN: the kernel's buffer is full; wait for writable
         }
         output_.consume(static_cast<std::size_t>(n));
         last_active_ = loop_.now();
-        if (above_low_ && output_.size() < opt.low_water) {
-            above_low_ = false;
-            paused_ = false;
-            if (ev.drained) ev.drained(Conn(this));
+        if (above_low_ && output_.size() <= low) {
+            above_low_ = throttled_ = false;
+            if (ev.drained) invoke(ev.drained);
         }
-        if (open_ && output_.empty() && flush_pending_) {
-            flush_pending_ = false;
-            output_.shrink_if_idle();
-            if (ev.flushed) ev.flushed(Conn(this));
-        }
+    }
+    on_output_change();
+    if (output_.empty()) output_.shrink_if_idle();
+    if (output_.empty() && unflushed_ && state_ != State::closed && !failed_) {
+        unflushed_ = false;
+        if (ev.flushed) invoke(ev.flushed);
     }
 }
 // ANCHOR_END: flush
 
-// ANCHOR: ending
-void Connection::finish_if_flushed() {
-    if (!output_.empty()) {
-        if (ending_ != Ending::none) arm_close_timer();
-        return;
-    }
-    if (ending_ == Ending::detach) {
-        detach_now();
-    } else if (ending_ == Ending::close) {
-        // After the peer's EOF our FIN is the last thing to send (the half-close).
-        if (peer_eof_) ::shutdown(fd_, SHUT_WR);
-        close_now(0);
-    }
+void Connection::on_output_change() {
+    const Shared& s = loop_.shared();
+    if (output_.size() > s.low_water) above_low_ = true;
+    if (output_.size() > s.options.high_water) throttled_ = true;
+    if (extra_ && extra_->remote) extra_->remote->pending.store(output_.size(), std::memory_order_relaxed);
 }
-
-void Connection::update_interest() {
-    unsigned want = kNone;
-    if (!paused_ && !peer_eof_ && ending_ == Ending::none && !loop_.stopping()) want |= kReadable;
-    if (!output_.empty()) want |= kWritable;
-    if (want == interest_) return;
-    if (int err = loop_.poller().modify(fd_, want)) {
-        close_now(err);
-        return;
-    }
-    interest_ = want;
-}
-// ANCHOR_END: ending
 
 }  // namespace evloop::detail

@@ -1,9 +1,15 @@
 // The seam between a loop and the operating system's readiness API, in the spirit of
 // Redis's ae: one small interface, one file per backend (poller_epoll.cpp,
-// poller_kqueue.cpp, poller_poll.cpp). Each backend normalises what its kernel
-// reports into the three facts the loop acts on, so the loop never sees EPOLLHUP,
-// EV_EOF or POLLNVAL. Interest is level-triggered everywhere: an fd that stays
-// readable is reported again on every wait until the loop drains it or drops interest.
+// poller_kqueue.cpp, poller_poll.cpp). The loop owns each fd's interest and passes the old
+// value with the new one, so a backend keeps nothing per fd that its OS API does not force
+// on it, and can never disagree with the loop about what is registered.
+//
+// Each backend normalises what its kernel reports into the three facts the loop acts on,
+// so the loop never sees EPOLLHUP, EV_EOF or POLLNVAL. Interest is level-triggered
+// everywhere: an fd that stays readable is reported again on every wait until the loop
+// drains it or drops interest. A registered fd whose socket fails or is reset is reported
+// (as `hangup`) even while its interest is kNone: epoll and poll do that by themselves,
+// kqueue is made to.
 #pragma once
 
 #include <memory>
@@ -27,8 +33,8 @@ public:
     virtual ~Poller() = default;
     // Each returns 0 or an errno value.
     virtual int add(int fd, unsigned interest) = 0;
-    virtual int modify(int fd, unsigned interest) = 0;
-    virtual int remove(int fd) = 0;
+    virtual int modify(int fd, unsigned before, unsigned after) = 0;
+    virtual int remove(int fd, unsigned before) = 0;
     // Waits up to timeout_ms (-1: forever) and replaces `out` with at most one event per
     // fd. Returns the number of events, 0 on timeout or EINTR, or -errno.
     virtual int wait(std::vector<PollEvent>& out, int timeout_ms) = 0;

@@ -1,11 +1,14 @@
 // epoll(7), Linux's readiness API. Used level-triggered here (see stage 03 for the
 // edge-triggered form and what it costs). Its quirks, and what this file does about them:
 //  - EPOLLERR and EPOLLHUP are reported whether or not they were asked for, so an fd
-//    with no interest can still wake the loop; the loop closes such an fd promptly.
+//    with no interest still hears that its socket failed (what poller.hpp promises). An
+//    orderly HUP (both directions shut) would be reported on every wait: the loop takes
+//    such an fd out of the set until it wants something again (Loop::mute).
 //  - Interest is kept per open file description, not per fd: an fd closed without
 //    EPOLL_CTL_DEL disappears from the set only when every duplicate is closed. The
 //    loop always removes before it closes.
-//  - One epoll_ctl() call per change: no batching as kqueue has.
+//  - One epoll_ctl() call per change: no batching as kqueue has. The old interest the
+//    loop passes in is not needed: epoll keeps the whole mask per fd itself.
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -29,8 +32,8 @@ public:
     ~EpollPoller() override { ::close(epfd_); }
 
     int add(int fd, unsigned interest) override { return control(EPOLL_CTL_ADD, fd, interest); }
-    int modify(int fd, unsigned interest) override { return control(EPOLL_CTL_MOD, fd, interest); }
-    int remove(int fd) override {
+    int modify(int fd, unsigned, unsigned after) override { return control(EPOLL_CTL_MOD, fd, after); }
+    int remove(int fd, unsigned) override {
         // A non-null event pointer keeps kernels before 2.6.9 happy (epoll_ctl(2) BUGS).
         epoll_event ev{};
         return ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev) == 0 ? 0 : errno;

@@ -5,8 +5,10 @@
 //  - POLLHUP, POLLERR and POLLNVAL are reported whether asked for or not; they become
 //    `hangup`, readable and writable, so the loop's next call sees the error.
 //  - An entry's events of 0 keeps the fd in the array but asks for nothing, so
-//    "no interest" costs a slot; remove() swaps the last entry into the hole to keep the
-//    array dense, and index_ maps an fd back to its slot in O(1).
+//    "no interest" costs a slot (and still hears POLLHUP and POLLERR, as poller.hpp
+//    promises); remove() swaps the last entry into the hole to keep the array dense.
+//  - The array is the interest set poll(2) takes, so it is the one piece of per-fd state
+//    this backend must keep; index_ maps an fd back to its slot in O(1).
 #include "poller.hpp"
 
 #include <poll.h>
@@ -35,14 +37,14 @@ public:
         return 0;
     }
 
-    int modify(int fd, unsigned interest) override {
+    int modify(int fd, unsigned, unsigned interest) override {
         int slot = lookup(fd);
         if (slot < 0) return ENOENT;
         fds_[static_cast<std::size_t>(slot)].events = to_poll(interest);
         return 0;
     }
 
-    int remove(int fd) override {
+    int remove(int fd, unsigned) override {
         int slot = lookup(fd);
         if (slot < 0) return ENOENT;
         fds_[static_cast<std::size_t>(slot)] = fds_.back();

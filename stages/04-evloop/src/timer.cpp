@@ -1,3 +1,4 @@
+// The timer heap; see timer.hpp for why cancelling is lazy.
 #include "timer.hpp"
 
 #include <algorithm>
@@ -53,6 +54,15 @@ std::size_t TimerQueue::run_due(TimePoint now) {
         ++ran;
     }
     return ran;
+}
+
+TimerQueue::TimePoint deadline(TimerQueue::TimePoint now, std::chrono::nanoseconds delay) {
+    using D = TimerQueue::Clock::duration;
+    if (delay.count() <= 0) return now;
+    auto room = TimerQueue::TimePoint::max() - now;  // never negative: now is a real time
+    if (delay >= std::chrono::duration_cast<std::chrono::nanoseconds>(room))
+        return TimerQueue::TimePoint::max();
+    return now + std::chrono::duration_cast<D>(delay);
 }
 
 int timeout_ms(TimerQueue::TimePoint now, std::optional<TimerQueue::TimePoint> when) {

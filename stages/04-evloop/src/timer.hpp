@@ -21,6 +21,8 @@ public:
 
     // Returns an id, never 0, for cancel().
     std::uint64_t add(TimePoint when, std::function<void()> fn);
+    // The id the next add() will return, for a callback that needs to know its own.
+    std::uint64_t next_id() const { return next_id_; }
     // Returns false when the timer has already fired or been cancelled.
     bool cancel(std::uint64_t id);
     // The earliest deadline still pending, if any.
@@ -45,6 +47,11 @@ private:
     std::unordered_map<std::uint64_t, std::function<void()>> callbacks_;
     std::uint64_t next_id_ = 1;
 };
+
+// now + delay, saturating: a delay too long for the clock (Duration::max(), say) means
+// "never" instead of wrapping into the past, which would fire at once (and, for a timer
+// that re-arms itself, on every turn of the loop). A negative delay means "now".
+TimerQueue::TimePoint deadline(TimerQueue::TimePoint now, std::chrono::nanoseconds delay);
 
 // Milliseconds until `when`, rounded up so a wait never ends before the deadline
 // (ending early would make the loop spin with a zero timeout until it arrives).

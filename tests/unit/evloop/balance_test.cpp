@@ -66,3 +66,40 @@ TEST_CASE("least-connections sends a new connection to the loop with the fewest 
             CHECK(n == 10);
     }
 }
+
+TEST_CASE("with one reuseport acceptor per loop max_conns is never exceeded") {
+    // Four acceptors on four threads race for the last places: the check and the
+    // increment must be one step.
+    constexpr int kCap = 8;
+    std::atomic<int> open{0}, peak{0};
+    evloop::Events ev;
+    ev.opened = [&](Conn, evloop::ConnOptions&) {
+        int now = ++open;
+        int seen = peak.load();
+        while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+        }
+        return Action::none;
+    };
+    ev.closed = [&](Conn, int) { --open; };
+    Running server(ev, {.loops = 4, .max_conns = kCap}, {"tcp://127.0.0.1:0?reuseport=true"});
+    for (int round = 0; round < 20; ++round) {
+        std::vector<std::thread> threads;
+        std::mutex mutex;
+        std::vector<std::unique_ptr<Client>> clients;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&] {
+                for (int i = 0; i < 16; ++i) {
+                    auto c = std::make_unique<Client>(server.url());
+                    std::lock_guard lock(mutex);
+                    clients.push_back(std::move(c));
+                }
+            });
+        for (auto& th : threads)
+            th.join();
+        std::this_thread::sleep_for(10ms);
+        clients.clear();
+        Log wait;
+        REQUIRE(wait.wait_for([&](const auto&) { return open.load() == 0; }));
+    }
+    CHECK(peak.load() <= kCap);
+}

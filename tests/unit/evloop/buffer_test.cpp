@@ -35,6 +35,15 @@ TEST_CASE("a buffer drained as fast as it is filled does not grow") {
     CHECK(b.capacity() <= 2 * capacity + 2000);
 }
 
+// Reads once, appending what landed in the spill behind what landed in the spare space.
+long read_all(Buffer& b, int fd) {
+    char spill[65536];
+    std::size_t spilled = 0;
+    long n = b.read_from(fd, spill, sizeof spill, &spilled);
+    if (n > 0) b.append(std::string_view(spill, spilled));
+    return n;
+}
+
 TEST_CASE("read_from takes everything the kernel has in one call, spilling past the spare space") {
     int sv[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
@@ -49,10 +58,26 @@ TEST_CASE("read_from takes everything the kernel has in one call, spilling past 
         REQUIRE(n > 0);
         off += static_cast<std::size_t>(n);
         while (b.size() < 5 + off)
-            REQUIRE(b.read_from(sv[1]) > 0);
+            REQUIRE(read_all(b, sv[1]) > 0);
     }
     CHECK(b.view() == "head:" + sent);
     ::close(sv[0]);
-    CHECK(b.read_from(sv[1]) == 0);
+    CHECK(read_all(b, sv[1]) == 0);
+    ::close(sv[1]);
+}
+
+TEST_CASE("an empty buffer reads straight into the spill and owns no memory") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    REQUIRE(::write(sv[0], "hello", 5) == 5);
+    Buffer b;
+    char spill[64];
+    std::size_t spilled = 0;
+    CHECK(b.read_from(sv[1], spill, sizeof spill, &spilled) == 5);
+    CHECK(spilled == 5);
+    CHECK(std::string_view(spill, spilled) == "hello");
+    CHECK(b.empty());
+    CHECK(b.capacity() == 0);
+    ::close(sv[0]);
     ::close(sv[1]);
 }

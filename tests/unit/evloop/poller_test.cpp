@@ -1,4 +1,5 @@
 // The poller seam: every backend reports the same three facts for the same socket states.
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,54 +47,75 @@ TEST_CASE("every backend normalises readable, writable and hang-up the same way"
         CHECK_FALSE(e.hangup);
         CHECK(event_for(*poller, sv[0], 0).readable);  // level-triggered: still there
 
-        REQUIRE(poller->modify(sv[0], kReadable | kWritable) == 0);
+        REQUIRE(poller->modify(sv[0], kReadable, kReadable | kWritable) == 0);
         e = event_for(*poller, sv[0], 1000);
         CHECK(e.readable);
         CHECK(e.writable);
 
-        REQUIRE(poller->modify(sv[0], kNone) == 0);
+        REQUIRE(poller->modify(sv[0], kReadable | kWritable, kNone) == 0);
         CHECK(event_for(*poller, sv[0], 0).fd == -1);
 
-        REQUIRE(poller->modify(sv[0], kReadable) == 0);
+        REQUIRE(poller->modify(sv[0], kNone, kReadable) == 0);
         ::close(sv[1]);  // the peer goes: readable (data, then EOF)
         e = event_for(*poller, sv[0], 1000);
         CHECK(e.readable);
 
-        REQUIRE(poller->remove(sv[0]) == 0);
+        REQUIRE(poller->remove(sv[0], kReadable) == 0);
         CHECK(event_for(*poller, sv[0], 0).fd == -1);
-        CHECK(poller->remove(sv[0]) != 0);
         ::close(sv[0]);
     }
 }
 
-TEST_CASE("UDP answers each datagram with one datagram, an empty one included") {
+namespace {
+// A connected TCP pair on loopback: {the accepted side, the client side}.
+std::pair<int, int> tcp_pair() {
+    t::Listener listener;
+    t::Client client(listener.url);
+    int accepted = listener.accept();
+    return {accepted, client.release()};
+}
+}  // namespace
+
+TEST_CASE("every backend reports a reset as a hangup even for an fd with no interest") {
+    // What the loop counts on for a half-closed connection that waits for its application:
+    // it asks for nothing, and must still hear that the peer has gone.
     for (auto backend : t::backends()) {
         CAPTURE(std::string(evloop::backend_name(backend)));
-        evloop::Events ev;
-        ev.data = [](evloop::Conn c, std::string_view in) {
-            CHECK(c.is_udp());
-            CHECK_FALSE(c.handle());
-            c.write(in);
-            return evloop::Action::none;
-        };
-        t::Running server(ev, {.backend = backend}, {"udp://127.0.0.1:0"});
-        std::string why;
-        auto a = common::parse_address(server.url(), &why);
-        REQUIRE(a);
-        int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-        timeval tv{static_cast<long>(t::scaled(t::ms(2000)).count() / 1000), 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        for (std::string payload : {std::string("one"), std::string(), std::string(9000, 'u')}) {
-            CAPTURE(payload.size());
-            REQUIRE(::sendto(fd, payload.data(), payload.size(), 0,
-                             reinterpret_cast<const sockaddr*>(&a->storage),
-                             a->length) == static_cast<long>(payload.size()));
-            std::string got(65536, '\0');
-            long n = ::recv(fd, got.data(), got.size(), 0);
-            REQUIRE(n == static_cast<long>(payload.size()));
-            got.resize(static_cast<std::size_t>(n));
-            CHECK(got == payload);
-        }
-        ::close(fd);
+        int err = 0;
+        auto poller = make_poller(backend, &err);
+        REQUIRE(poller);
+        auto [accepted, client] = tcp_pair();
+        ::shutdown(client, SHUT_WR);  // the half-close: EOF is pending, and must not be reported
+        REQUIRE(poller->add(accepted, kNone) == 0);
+        CHECK(event_for(*poller, accepted, 100).fd == -1);
+        linger hard{1, 0};
+        REQUIRE(::setsockopt(client, SOL_SOCKET, SO_LINGER, &hard, sizeof hard) == 0);
+        ::close(client);  // a reset
+        auto e = event_for(*poller, accepted, 1000);
+        CHECK(e.fd == accepted);
+        CHECK(e.hangup);
+        REQUIRE(poller->remove(accepted, kNone) == 0);
+        ::close(accepted);
+    }
+}
+
+TEST_CASE("a backend keeps no record of an fd whose registration failed") {
+    for (auto backend : t::backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        int err = 0;
+        auto poller = make_poller(backend, &err);
+        REQUIRE(poller);
+        int sv[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+        int number = sv[0];
+        ::close(sv[0]);
+        int refused = poller->add(number, kReadable);  // a closed fd: epoll and kqueue refuse it
+        int again[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, again) == 0);
+        REQUIRE(again[0] == number);                                   // the lowest free number comes back
+        if (refused != 0) CHECK(poller->add(number, kReadable) == 0);  // nothing stale was kept
+        ::close(again[0]);
+        ::close(again[1]);
+        ::close(sv[1]);
     }
 }

@@ -1,6 +1,8 @@
 #include "support.hpp"
 
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -144,6 +146,87 @@ bool Client::silent_for(ms quiet) {
 
 void Client::shutdown_write() {
     ::shutdown(fd_, SHUT_WR);
+}
+
+void Client::reset() {
+    if (fd_ < 0) return;
+    linger hard{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    close();
+}
+
+std::string Client::exchange(std::string_view bytes, std::size_t expect, ms timeout, bool* reset) {
+    std::string out;
+    if (reset) *reset = false;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[65536];
+    while (out.size() < expect) {
+        auto left = std::chrono::duration_cast<ms>(deadline - std::chrono::steady_clock::now());
+        REQUIRE_MESSAGE(left.count() > 0, "timed out with " << out.size() << " of " << expect
+                                                            << " bytes back, " << bytes.size()
+                                                            << " still to send");
+        pollfd p{fd_, static_cast<short>(POLLIN | (bytes.empty() ? 0 : POLLOUT)), 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+        if (!bytes.empty() && (p.revents & POLLOUT)) {
+            long n = ::send(fd_, bytes.data(), std::min<std::size_t>(bytes.size(), 65536),
+                            MSG_DONTWAIT | kNoSigPipe);
+            if (n > 0) bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            long got = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+            if (got == 0) break;
+            if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (got < 0) {
+                if (reset) *reset = errno == ECONNRESET;
+                break;
+            }
+            out.append(buf, static_cast<std::size_t>(got));
+        }
+    }
+    return out;
+}
+
+Listener::Listener(int backlog) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, backlog) == 0);
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    url = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+}
+
+Listener::~Listener() {
+    ::close(fd);
+}
+
+int Listener::accept() const {
+    int accepted = ::accept(fd, nullptr, nullptr);
+    REQUIRE(accepted >= 0);
+    return accepted;
+}
+
+double cpu_seconds() {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    auto sec = [](const timeval& tv) {
+        return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+    };
+    return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+std::string pattern(std::size_t n) {
+    std::string out(n, '\0');
+    std::uint32_t x = 2463534242u;
+    for (std::size_t i = 0; i < n; ++i) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out[i] = static_cast<char>(x);
+    }
+    return out;
 }
 
 void Log::add(std::string entry) {

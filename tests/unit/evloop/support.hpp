@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sys/socket.h>
@@ -64,6 +65,7 @@ public:
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
     int fd() const { return fd_; }
+    int release() { return std::exchange(fd_, -1); }  // the socket is the caller's now
     void send(std::string_view bytes);
     std::string recv_exact(std::size_t n, ms timeout = scaled(5000ms));
     // Everything up to the server's EOF; fails if EOF does not come in time.
@@ -72,10 +74,33 @@ public:
     bool silent_for(ms quiet);
     void shutdown_write();
     void close();
+    void reset();  // close with SO_LINGER 0: the server sees ECONNRESET
+    // Sends `bytes` while reading whatever comes back, until everything is sent and then
+    // EOF, a reset, `expect` bytes or the timeout. Returns what arrived; *reset says
+    // whether it ended in a reset.
+    std::string exchange(std::string_view bytes, std::size_t expect, ms timeout = scaled(10000ms),
+                         bool* reset = nullptr);
 
 private:
     int fd_ = -1;
 };
+
+// A TCP listener on 127.0.0.1 nobody accepts from (a backlog of `backlog`), and its URL.
+struct Listener {
+    explicit Listener(int backlog = 16);
+    ~Listener();
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+    int accept() const;  // one queued connection, blocking
+    int fd = -1;
+    std::string url;
+};
+
+// CPU time this process has used, in seconds (user + system).
+double cpu_seconds();
+
+// A byte pattern that makes lost, duplicated and reordered bytes visible.
+std::string pattern(std::size_t n);
 
 // Records what callbacks saw, from any thread.
 class Log {

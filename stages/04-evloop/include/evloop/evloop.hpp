@@ -1,18 +1,44 @@
-// evloop: an event-loop networking library in the style of Go's evio, in C++20.
+// evloop: an event-loop networking library in the style of Go's evio.
 //
 // You describe a server as a set of callbacks (Events), hand it addresses, and call
-// Server::serve(). The library binds the addresses, runs one or more loops (each
-// on its own thread, loop 0 on the caller's), accepts connections, reads, calls you,
-// writes what you wrote, and closes. Callbacks run on the connection's loop thread,
-// one at a time per loop, so a connection's state needs no locks.
+// Server::serve(). The library binds the addresses, runs one or more loops (each on its
+// own thread, loop 0 on the caller's), accepts (or dials) connections, reads, calls you,
+// writes what you wrote, and closes. Callbacks run on the connection's loop thread, one
+// at a time per loop, so a connection's state needs no locks.
 //
 //   evloop::Events ev;
 //   ev.data = [](evloop::Conn c, std::string_view in) { c.write(in); return evloop::Action::none; };
-//   evloop::Server server(ev, {.loops = 4});
+//   evloop::Server server(ev, {});
 //   auto err = server.serve({"tcp://127.0.0.1:5000", "udp://[::1]:5000", "unix:///tmp/echo.sock"});
 //
-// Errors are values: nothing on the loop path throws, and a failing connection
-// closes only itself. Handle (below) is the only way in from other threads.
+// Input the application leaves unconsumed. A data event presents everything received and
+// not yet consumed; by default the callback consumes all of it. A protocol whose messages
+// can span reads consumes whole messages and keeps the rest with Conn::keep(n): those n
+// bytes come back, with any newer bytes behind them, at the next data event, and nobody
+// copies them in between. A length-prefixed protocol (4-byte big-endian length, then the
+// body) reads its frames like this:
+//
+//   ev.data = [](evloop::Conn c, std::string_view in) {
+//       while (in.size() >= 4) {
+//           auto* p = reinterpret_cast<const unsigned char*>(in.data());
+//           std::size_t len = std::size_t(p[0]) << 24 | p[1] << 16 | p[2] << 8 | p[3];
+//           if (len > kMaxFrame) return evloop::Action::close;  // refuse before buffering it
+//           if (in.size() < 4 + len) break;                      // a partial frame: wait
+//           handle_frame(c, in.substr(4, len));
+//           in.remove_prefix(4 + len);
+//       }
+//       c.keep(in.size());  // the partial frame (or nothing) waits for the next read
+//       return evloop::Action::none;
+//   };
+//
+// Kept input is bounded by Options::max_input; a peer that makes a connection keep more is
+// closed (EMSGSIZE).
+//
+// Errors are values: setup errors come back from serve(), a failing connection closes
+// only itself, and Events::closed says why it closed. An exception that escapes a
+// callback stops the server gracefully; serve() rethrows it on its caller's thread once
+// every loop has stopped and every socket is closed. Handle (below) is the only way in
+// from other threads. The header needs C++17; the library is built as C++20.
 #pragma once
 
 #include <sys/socket.h>
@@ -23,6 +49,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +61,7 @@ using Duration = std::chrono::nanoseconds;
 // What to do once a callback returns.
 enum class Action {
     none,      // carry on
-    close,     // flush pending output, then close the connection
+    close,     // flush pending output, then close the connection (see Events::closed)
     detach,    // flush pending output, then hand the socket to Events::detached
     shutdown,  // stop the whole server gracefully (Server::stop)
 };
@@ -57,71 +84,111 @@ struct Error {
 
 namespace detail {
 class Connection;
+class Datagram;
 class Mailbox;
+struct Remote;
 }  // namespace detail
 
 // Per-connection settings, filled in by Events::opened.
 struct ConnOptions {
     std::chrono::seconds tcp_keepalive{0};  // SO_KEEPALIVE with this idle time; 0 leaves it off
     bool tcp_nodelay = true;                // echo-style protocols want replies sent at once
-    // true: `in` points into the loop's shared read buffer, valid only during the call.
-    // false: `in` is this connection's own copy, valid until its next data event.
-    bool reuse_input_buffer = false;
+};
+
+// How to dial out (Conn::dial, Server::dial).
+struct DialOptions {
+    Duration timeout = std::chrono::seconds(10);  // then the attempt fails with ETIMEDOUT
+    std::any context{};                           // the new connection's context() once it opens
 };
 
 class Conn;
 
-// A thread-safe reference to a connection. Copy it anywhere; every call is posted to
-// the connection's loop and runs there in the order posted, after output already
-// queued. A handle whose connection has closed reaches nobody, even when the fd number
-// has since been reused: each connection has its own generation number.
-// Each call returns false only when the loop is gone; delivery to a live
-// connection is not confirmed.
+// A thread-safe reference to a connection. Copy it anywhere; every call is posted to the
+// connection's loop and runs there in the order posted, after output already queued. A
+// handle whose connection has closed reaches nobody, even when the fd number has been
+// reused: every connection of a server has its own generation number, so handles compare
+// and hash by it and can key a map.
 class Handle {
 public:
     Handle() = default;
-    bool wake() const;                             // a data event with empty input
-    bool write(std::string bytes) const;           // append to the output, in order
+    // A data event with no new bytes: `in` holds only what the connection kept (often
+    // nothing). Use it to resume parsing after pausing, or to run code on the loop.
+    bool wake() const;
+    // Appends to the output, in order. Counts against Options::max_output together with
+    // what is already pending and still in the mailbox: past the bound the bytes are not
+    // queued, the connection is closed (ENOBUFS) and write() returns false.
+    bool write(std::string bytes) const;
     bool close() const;                            // as Action::close
     bool run(std::function<void(Conn)> fn) const;  // fn(conn) on the connection's loop
-    explicit operator bool() const { return mailbox_ != nullptr; }
-    std::uint64_t generation() const { return generation_; }
+    // The connection itself, when the calling thread is running its loop and it is still
+    // open; valid like any Conn for the rest of the current callback. This is how two
+    // connections on one loop (a relay's two sides) reach each other without the mailbox.
+    std::optional<Conn> here() const;
 
+    explicit operator bool() const { return mailbox_ != nullptr; }
+    std::uint64_t generation() const { return generation_; }  // unique per server, never 0
+    friend bool operator==(const Handle& a, const Handle& b) { return a.generation_ == b.generation_; }
+    friend bool operator!=(const Handle& a, const Handle& b) { return !(a == b); }
+
+    // Every call returns false when the loop is gone (or, for write, past the bound);
+    // delivery to a live connection is not confirmed.
 private:
     friend class Conn;
     std::shared_ptr<detail::Mailbox> mailbox_;
+    std::shared_ptr<detail::Remote> remote_;  // the bound shared with writes on the loop
     int fd_ = -1;
     std::uint64_t generation_ = 0;
 };
 
 // The connection an event is about. A cheap view, valid only inside the callback that
 // received it and only on that loop's thread; use handle() to reach it later.
+// For UDP a Conn stands for one datagram: write() builds the one reply datagram,
+// context() is empty for every datagram (UDP keeps no per-peer state: key your own map
+// by remote_addr() if you need some), and the stream-only calls do nothing.
 class Conn {
 public:
-    // Appends to the pending output; the library writes it when the callback returns.
-    // For UDP, everything written during one data event leaves as one datagram.
+    // Sends at once when nothing is queued; whatever the kernel does not take is queued and
+    // written as the socket drains. Writes after close(), reset() or shutdown_write() are
+    // dropped. For UDP, everything written during one data event leaves as one datagram.
     void write(std::string_view bytes);
-    void close();  // as returning Action::close
+    // The last n bytes of this data event's input were not consumed: present them again,
+    // first, at the next data event.
+    void keep(std::size_t n);
+    void close();           // as returning Action::close
+    void shutdown_write();  // after pending output, send FIN (shutdown(2)); reading goes on
+    void reset();           // close at once, dropping pending output: the peer sees a reset
+    void pause();           // stop reading from this connection until resume()
+    void resume();
 
     std::any& context();     // yours: anything, kept for the connection's life
-    int addr_index() const;  // which address passed to serve() it came from
+    int addr_index() const;  // which address passed to serve() it came from; -1 when dialled
     int loop_index() const;  // which loop serves it
-    bool is_udp() const;     // UDP: one Conn per datagram, no handle, no timers
-    int fd() const;          // for socket options only; in `closed`, the number it had
-    const SocketAddress& local_addr() const;
-    const SocketAddress& remote_addr() const;
+    bool is_udp() const;
+    bool is_dialed() const;
+    int fd() const;                    // for socket options only; in `closed`, the number it had
+    SocketAddress local_addr() const;  // both taken when the connection opened
+    SocketAddress remote_addr() const;
     std::size_t pending_output() const;  // bytes written but not yet accepted by the kernel
     Handle handle() const;
 
-    // A one-shot timer on this connection's loop; it does not fire once the connection is
-    // gone. Returns an id for cancel_timer().
+    // A one-shot timer on this connection's loop. It never fires once the connection is
+    // gone, and its function is destroyed when the connection closes. Returns an id for
+    // cancel_timer(), which returns false for an id that is not this connection's live timer.
     std::uint64_t after(Duration delay, std::function<void(Conn)> fn);
-    void cancel_timer(std::uint64_t id);
+    bool cancel_timer(std::uint64_t id);
+
+    // Connects to url (tcp, tcp4, tcp6 or unix; numeric hosts, like the listen grammar)
+    // from this connection's loop; the new connection opens there. The outcome is an
+    // event: Events::opened (with is_dialed() and context() = options.context), or
+    // Events::dial_failed. Returns an error only for a URL that cannot be dialled.
+    Error dial(const std::string& url, DialOptions options = {});
 
     explicit Conn(detail::Connection* c) : c_(c) {}
+    explicit Conn(detail::Datagram* d) : d_(d) {}
 
 private:
-    detail::Connection* c_;
+    detail::Connection* c_ = nullptr;
+    detail::Datagram* d_ = nullptr;
 };
 
 // Facts given to Events::serving once every address is bound.
@@ -134,15 +201,24 @@ struct ServerInfo {
 struct Events {
     // Once, before any connection, with the bound addresses.
     std::function<Action(const ServerInfo&)> serving;
-    // A stream connection was accepted. Write a greeting with c.write(), set options.
+    // A stream connection was accepted, or a dial succeeded (c.is_dialed()). Write a
+    // greeting with c.write(), set options.
     std::function<Action(Conn c, ConnOptions& options)> opened;
-    // Exactly once per opened connection that was not detached; error is an errno
-    // value (0 for an orderly close, ETIMEDOUT for an idle or flush timeout).
+    // Exactly once per opened connection that was not detached. error is 0 only when
+    // every byte written was handed to the kernel and the close was orderly; otherwise it
+    // says why: ECONNRESET, EPIPE (the peer), ETIMEDOUT (idle_timeout, close_timeout),
+    // ECANCELED (stop_timeout ended the drain), ENOBUFS (max_output), EMSGSIZE
+    // (max_input), ECONNABORTED (reset() or an exception in a callback).
     std::function<void(Conn c, int error)> closed;
+    // A dial failed: ECONNREFUSED, ETIMEDOUT, ENOENT (no such unix path), ECANCELED (the
+    // server stopped first), ... Runs on the loop the connection would have joined.
+    std::function<void(const std::string& url, std::any& context, int error)> dial_failed;
     // The socket, now blocking and yours to use and close, after output was flushed.
     // Without this callback, Action::detach closes instead.
     std::function<void(Conn c, int fd)> detached;
-    // Bytes arrived (or a wake, with empty `in`; for UDP, possibly an empty datagram).
+    // Bytes arrived: `in` is the kept input followed by the new bytes, valid until the
+    // callback returns (see keep()). A wake brings no new bytes; for UDP, `in` is one
+    // datagram (possibly empty).
     std::function<Action(Conn c, std::string_view in)> data;
     // Right after start, then again after `delay` (set it; it defaults to one second).
     std::function<Action(Duration& delay)> tick;
@@ -152,10 +228,11 @@ struct Events {
     // The peer finished sending (read returned 0): the half-close. Reading stops; writing
     // goes on. Reply with c.write(), here or later (a timer, a Handle), and end with
     // Action::close (or c.close(), Handle::close): the library flushes, shuts down its
-    // write side and closes. Options::close_timeout bounds the half-closed state. Without
+    // write side and closes. Options::close_timeout bounds the half-closed state. After
+    // shutdown_write() the connection closes by itself once this callback returns. Without
     // this callback the library ends it at once: flush, FIN, close.
     std::function<Action(Conn c)> eof;
-    // Pending output fell below Options::low_water (after being at or above it).
+    // Pending output fell to Options::low_water or below, after being above it.
     std::function<void(Conn c)> drained;
     // Pending output became empty.
     std::function<void(Conn c)> flushed;
@@ -165,14 +242,20 @@ struct Options {
     int loops = 1;  // -1: one per CPU
     Balance balance = Balance::round_robin;
     Backend backend = Backend::best;
-    std::size_t max_conns = 0;  // over the cap a connection is accepted and closed at once; 0: none
+    std::size_t max_conns = 0;  // accepted connections open at once; over it a new one is closed; 0: no cap
     Duration idle_timeout{0};   // close a connection silent this long in both directions; 0: never
-    Duration close_timeout = std::chrono::seconds(30);  // bound on flushing a closing/half-closed conn
+    Duration close_timeout = std::chrono::seconds(30);  // bound on a closing or half-closed connection
+    Duration linger_timeout = std::chrono::seconds(2);  // after our FIN: wait this long for the peer's
     Duration stop_timeout = std::chrono::seconds(1);    // bound on draining output at stop
-    std::size_t high_water = 1 << 20;                   // pause reading while pending output is above this
-    std::size_t low_water = 256 << 10;                  // resume reading (and fire drained) below this
-    std::size_t max_output = 0;  // close a connection whose pending output exceeds this; 0: none
-    bool trace = false;          // one stderr line per readiness event and syscall result
+    // Reading pauses while pending output is above high_water and resumes once it is at or
+    // below low_water (default: a quarter of high_water), so a peer that sends without
+    // reading costs about high_water plus one read. low_water must be below high_water.
+    std::size_t high_water = 1 << 20;
+    std::optional<std::size_t> low_water{};
+    std::size_t max_output =
+        64 << 20;  // pending output (and Handle writes) past this closes (ENOBUFS); 0: none
+    std::size_t max_input = 1 << 20;  // kept input past this closes (EMSGSIZE); 0: none
+    bool trace = false;               // one stderr line per readiness event and syscall result
 };
 
 class Server {
@@ -182,12 +265,16 @@ public:
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    // Binds every address (all or nothing), fires serving, and runs the loops until
-    // stop() or Action::shutdown. Returns the setup error, if any. Call once.
+    // Checks the options, binds every address (all or nothing), starts the loops, fires
+    // serving, and runs until stop() or Action::shutdown. Returns the setup error, if any
+    // (a bad option is named in the message). Call once.
     Error serve(const std::vector<std::string>& urls);
-    // From any thread, also before serve() has bound anything: stop accepting, let
-    // pending output drain for up to Options::stop_timeout, close everything, return.
+    // From any thread, also before serve() has bound anything: stop accepting, let pending
+    // output drain for up to Options::stop_timeout, close everything, return.
     void stop();
+    // From any thread while serving: dial url onto loop `loop` (-1: chosen by
+    // Options::balance). The outcome is an event, as for Conn::dial.
+    Error dial(const std::string& url, DialOptions options = {}, int loop = -1);
 
 private:
     struct Impl;
@@ -206,3 +293,10 @@ const char* backend_name(Backend backend);
 long raise_fd_limit();
 
 }  // namespace evloop
+
+template <>
+struct std::hash<evloop::Handle> {
+    std::size_t operator()(const evloop::Handle& h) const noexcept {
+        return std::hash<std::uint64_t>()(h.generation());
+    }
+};

@@ -1,13 +1,12 @@
-// The two kinds of listening socket a loop can own: an Acceptor for stream addresses
-// (TCP, unix), which accepts and hands each connection to a loop, and a UdpEndpoint,
-// which answers each datagram in place.
+// An Acceptor owns a listening stream socket (TCP or unix) on one loop, accepts, and hands
+// each connection to a loop chosen by the balance (or keeps it, with one SO_REUSEPORT
+// socket per loop, where the kernel balances).
 #pragma once
 
 #include <cstdint>
 #include <random>
 
 #include "address.hpp"
-#include "connection.hpp"
 #include "loop.hpp"
 
 namespace evloop::detail {
@@ -38,18 +37,7 @@ private:
     unsigned next_ = 0;
 };
 
-class UdpEndpoint final : public IoHandler {
-public:
-    UdpEndpoint(Loop& loop, ListenSocket socket, int addr_index);
-    ~UdpEndpoint() override;
-    int start();
-    void on_event(const PollEvent& event) override;
-
-private:
-    Loop& loop_;
-    ListenSocket socket_;
-    int addr_index_;
-    Connection conn_;  // the Conn each datagram's data event sees
-};
+// Picks a loop for a new connection: by Options::balance, starting from `counter`.
+Loop& balanced_loop(Shared& shared, unsigned& counter, std::minstd_rand& rng);
 
 }  // namespace evloop::detail

@@ -1,0 +1,54 @@
+// A connection's timers: the idle timeout, and the application's own (Conn::after),
+// which live exactly as long as the connection does. Also the state a Handle shares.
+#include <algorithm>
+
+#include "connection.hpp"
+
+namespace evloop::detail {
+
+void Connection::arm_idle_timer() {
+    Duration idle = loop_.shared().options.idle_timeout;
+    if (idle.count() <= 0) return;
+    idle_timer_ = loop_.timers().add(deadline(last_active_, idle), [this, idle] {
+        idle_timer_ = 0;
+        if (loop_.now() - last_active_ < idle) return arm_idle_timer();     // active since: later
+        if (state_ != State::open && state_ != State::half_closed) return;  // already ending
+        loop_.trace("loop %d: fd %d idle timeout", loop_.index(), fd_);
+        request_close(ETIMEDOUT);
+        settle();
+    });
+}
+
+std::uint64_t Connection::add_app_timer(Duration delay, std::function<void(Conn)> fn) {
+    if (!is_open()) return 0;
+    std::uint64_t id = loop_.timers().next_id();
+    extra().app_timers.push_back(id);
+    loop_.timers().add(deadline(loop_.now(), delay), [this, id, fn = std::move(fn)] {
+        auto& mine = extra_->app_timers;
+        mine.erase(std::remove(mine.begin(), mine.end(), id), mine.end());
+        invoke(fn);
+        settle();
+    });
+    return id;
+}
+
+bool Connection::cancel_app_timer(std::uint64_t id) {
+    if (!extra_) return false;
+    auto& mine = extra_->app_timers;
+    auto it = std::find(mine.begin(), mine.end(), id);
+    if (it == mine.end()) return false;
+    mine.erase(it);
+    return loop_.timers().cancel(id);
+}
+
+std::shared_ptr<Remote> Connection::remote_state() {
+    Extra& e = extra();
+    if (!e.remote) {
+        e.remote = std::make_shared<Remote>();
+        e.remote->limit = loop_.shared().options.max_output;
+        e.remote->pending.store(output_.size(), std::memory_order_relaxed);
+    }
+    return e.remote;
+}
+
+}  // namespace evloop::detail
