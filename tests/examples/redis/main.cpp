@@ -1,5 +1,5 @@
-// main() for the process-level doctest programs: the stage04-redis to test is the one
-// this build made, or $STAGE04_REDIS when set (to test another build of it).
+// main() of redis-tests. The cases that run stage04-redis run the one this build made, or
+// $STAGE04_REDIS when set (to test another build of it).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
