@@ -162,7 +162,9 @@ TEST_CASE("flow: a client that half-closes after its pipeline still gets every r
         pipeline += "GET big\r\n";
     REQUIRE(c.send(pipeline));
     ::shutdown(c.fd(), SHUT_WR);
-    std::this_thread::sleep_for(milliseconds(100));  // the FIN arrives while replies wait
+    // Read nothing for a moment, so the replies back up and the server pauses this client
+    // with complete requests still kept when the FIN arrives.
+    std::this_thread::sleep_for(milliseconds(100));
     bool closed = false;
     std::string got = c.read_to_end(milliseconds(10000), &closed);
     CHECK(closed);
