@@ -56,6 +56,7 @@ MEASUREMENTS = {
 }
 SYSCALL_RUNS = {"sys1": (1, 10000), "sys50": (50, 30000)}  # connections, messages
 HOLD_CONNECTIONS = 10000
+NOREAD_CONNECTIONS, NOREAD_SECONDS = 100, 3.0  # clients that send and never read
 
 READ_CALLS = {"read", "readv", "recvfrom", "recvmsg"}
 WRITE_CALLS = {"write", "writev", "sendto", "sendmsg"}
@@ -205,6 +206,39 @@ class Bench:
 
         return self.with_server(spec, run)
 
+    def noread(self, spec):
+        """Peak RSS of a server whose clients send as fast as it takes bytes and never read:
+        what backpressure costs it. Not echo-bench: here the clients do nothing clever."""
+        if spec["one_at_a_time"]:
+            return None
+
+        def run(server):
+            host, _, port = server.url[len("tcp://"):].rpartition(":")
+            socks = [socket.create_connection((host, int(port)), timeout=5) for _ in range(NOREAD_CONNECTIONS)]
+            chunk = b"n" * 65536
+            pushed = 0
+            for s in socks:
+                s.setblocking(False)
+            end = time.monotonic() + NOREAD_SECONDS
+            while time.monotonic() < end:
+                moved = 0
+                for s in socks:
+                    try:
+                        moved += s.send(chunk)
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    except OSError:
+                        pass
+                pushed += moved
+                if not moved:
+                    time.sleep(0.02)
+            peak = proc_kib(server.pid, "VmHWM")
+            for s in socks:
+                s.close()
+            return {"peak_rss_kib": peak, "pushed_mib": pushed / (1 << 20), "connections": NOREAD_CONNECTIONS}
+
+        return self.with_server(spec, run)
+
     def hold(self, spec):
         if spec["one_at_a_time"]:
             return None
@@ -321,6 +355,14 @@ class StraceCounter(SyscallCounter):
         return False
 
 
+def proc_kib(pid, field):
+    """A VmXXX field of /proc/PID/status, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
 def median_report(reports):
     """Medians of the numbers echo-bench reported in each round, keyed as in its JSON."""
     if not reports or any(r is None for r in reports):
@@ -417,6 +459,8 @@ def run(args):
         if fd_limit > HOLD_CONNECTIONS + 100:
             log(f"{spec['name']}: memory per idle connection")
             res["hold"] = bench.hold(spec)
+        log(f"{spec['name']}: memory under {NOREAD_CONNECTIONS} clients that never read")
+        res["noread"] = bench.noread(spec)
         del res["rounds"]
     redis = None
     if not args.only or "redis" in args.only.split(","):
@@ -428,6 +472,7 @@ def run(args):
             "rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
             "pinned": bench.server_cpu is not None, "server_cpu": bench.server_cpu,
             "client_cpu": bench.client_cpu, "hold_connections": HOLD_CONNECTIONS,
+            "noread_connections": NOREAD_CONNECTIONS, "noread_seconds": NOREAD_SECONDS,
             "measurements": {m: " ".join(a) for m, (a, _) in MEASUREMENTS.items()},
             "syscall_runs": SYSCALL_RUNS, "seconds": round(time.monotonic() - started, 1),
         },

@@ -80,7 +80,7 @@ int Acceptor::start() {
 }
 
 // ANCHOR: accept-loop
-void Acceptor::on_event(const PollEvent&) {
+void Acceptor::on_accept() {
     const Options& opt = loop_.shared().options;
     for (int i = 0; i < kAcceptsPerWakeup; ++i) {
         sockaddr_storage peer{};

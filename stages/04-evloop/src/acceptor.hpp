@@ -18,9 +18,10 @@ public:
     Acceptor(Loop& loop, ListenSocket socket, int addr_index, bool keep_local);
     ~Acceptor() override;
     int start();
-    void on_event(const PollEvent& event) override;
+    void on_event(const PollEvent&) override { on_accept(); }
 
 private:
+    void on_accept();
     void on_fd_exhaustion(int error);
     void pause();
     Loop& choose();

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "address.hpp"
 #include "guard.hpp"
 
 namespace evloop::detail {
@@ -110,27 +111,30 @@ void Connection::apply_options(const ConnOptions& options) {
 
 // ANCHOR: on-event
 void Connection::on_event(const PollEvent& event) {
-    if (state_ == State::connecting) return finish_connecting();
+    if (state_ == State::connecting) return finish_connecting(event.error);
     // Read before write, as Redis's ae does: a reply produced by this read can then leave
     // in the same turn. The interest is looked up again before each step because the
     // step before may have changed it (or closed the connection).
     if (event.readable && (loop_.interest(fd_) & kReadable)) on_readable();
-    if (state_ != State::closed && event.writable && (loop_.interest(fd_) & kWritable)) {
-        flush();
-        settle();
-    }
-    if (state_ != State::closed && event.hangup && !(loop_.interest(fd_) & kReadable)) on_hangup();
+    if (state_ != State::closed && event.writable && (loop_.interest(fd_) & kWritable)) on_writable();
+    if (state_ != State::closed && event.hangup && !(loop_.interest(fd_) & kReadable)) on_hangup(event.error);
 }
 // ANCHOR_END: on-event
+
+// Stage 03's on_writable: the kernel has room again, so send what is queued.
+void Connection::on_writable() {
+    flush();
+    settle();
+}
 
 // A hangup while we are not reading (half-closed and waiting for the application,
 // paused, or draining output). A failed socket closes now; an orderly one (both sides
 // have sent their FIN) would be reported on every wait, so it leaves the poller until
 // the connection wants something again.
-void Connection::on_hangup() {
-    int err = 0;
+void Connection::on_hangup(int error) {
+    int err = error;
     socklen_t len = sizeof err;
-    ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err == 0) ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return close_conn(err, true);
     loop_.mute(fd_);
 }
@@ -219,6 +223,16 @@ void Connection::on_eof() {
     // After shutdown_write() both directions are now done: nothing is left to wait for.
     if (state_ == State::shutting || state_ == State::write_shut) request_close(reason_);
     settle(action);
+}
+
+// Action::detach, once output has been flushed: the socket is handed over, blocking.
+void Connection::detach_now() {
+    state_ = State::closed;
+    release();
+    set_nonblocking(fd_, false);
+    loop_.trace("loop %d: fd %d detached", loop_.index(), fd_);
+    invoke(loop_.shared().events.detached, fd_);
+    loop_.conns().release(fd_);
 }
 
 }  // namespace evloop::detail

@@ -130,10 +130,11 @@ private:
     void begin();
     void apply_options(const ConnOptions& options);
     void on_readable();
+    void on_writable();
     void deliver(std::string_view in, bool from_spill);
     void discard_input();
     void on_eof();
-    void on_hangup();
+    void on_hangup(int error);
     // output.cpp: the write side.
     std::size_t send_direct(std::string_view bytes);
     void flush();
@@ -147,7 +148,7 @@ private:
     void detach_now();
     void release();
     // dial.cpp
-    void finish_connecting();
+    void finish_connecting(int error);
     void fail_dial(int error);
 
     common::Scheme scheme() const;

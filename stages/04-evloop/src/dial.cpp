@@ -59,10 +59,10 @@ void Connection::start_connecting(const common::Address& target, DialOptions opt
     });
 }
 
-void Connection::finish_connecting() {
-    int err = 0;
+void Connection::finish_connecting(int error) {
+    int err = error;
     socklen_t len = sizeof err;
-    if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == 0 && ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err != 0) return fail_dial(err);
     if (state_timer_) loop_.timers().cancel(std::exchange(state_timer_, 0));
     sockaddr_storage ss{};

@@ -26,6 +26,7 @@ struct PollEvent {
     bool readable = false;  // read() will not block (it may return 0 or an error)
     bool writable = false;  // write() will not block (it may fail with EPIPE)
     bool hangup = false;    // the kernel says the socket is finished or broken (HUP, ERR)
+    int error = 0;          // the socket's error, when the backend learned it on the way (kqueue)
 };
 
 class Poller {

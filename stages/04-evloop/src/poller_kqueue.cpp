@@ -71,6 +71,10 @@ public:
                 failed = failed || (e.flags & EV_EOF);
             }
             if (failed) ev.readable = ev.writable = ev.hangup = true;
+            // libkqueue reads SO_ERROR to fill fflags, which clears it (getsockopt(2)):
+            // pass it on, or the loop would find no error and take a reset for an orderly end.
+            if ((e.flags & EV_EOF) && e.fflags != 0) ev.error = static_cast<int>(e.fflags);
+            if (e.flags & EV_ERROR) ev.error = static_cast<int>(e.data);
         }
         for (const auto& ev : out)
             slot_[static_cast<std::size_t>(ev.fd)] = -1;

@@ -229,15 +229,6 @@ void Connection::close_conn(int error, bool abortive) {
 }
 // ANCHOR_END: close-conn
 
-void Connection::detach_now() {
-    state_ = State::closed;
-    release();
-    set_nonblocking(fd_, false);
-    loop_.trace("loop %d: fd %d detached", loop_.index(), fd_);
-    invoke(loop_.shared().events.detached, fd_);
-    loop_.conns().release(fd_);
-}
-
 // Out of the poller, the timers and the counts; the fd itself is the caller's to close.
 void Connection::release() {
     loop_.unwatch(fd_);

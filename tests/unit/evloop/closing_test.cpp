@@ -39,6 +39,36 @@ TEST_CASE("a reply followed by Action::close arrives whole although more input a
     }
 }
 
+TEST_CASE("input that arrives once the whole reply is in the kernel does not reset it away") {
+    // The reply has left the library (the kernel holds its last megabytes) when the peer's
+    // next request arrives. Had the server closed already, that request would draw a
+    // reset, and the reset would destroy what the kernel had not delivered yet: the server
+    // must linger, reading, until the peer has it all.
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        Log log;
+        const std::string reply = pattern(16 << 20);
+        evloop::Events ev;
+        ev.data = [&](Conn c, std::string_view) {
+            c.write(reply);
+            return Action::close;
+        };
+        ev.closed = [&](Conn, int error) { log.add("closed " + std::to_string(error)); };
+        Running server(ev, {.backend = backend});
+        Client c(server.url());
+        c.send("first request");
+        std::string got = c.recv_exact(12 << 20);  // the rest fits in the kernel's buffers
+        std::this_thread::sleep_for(scaled(100ms));
+        c.send("a second request, after the server's last write");
+        bool reset = false;
+        got += c.exchange("", SIZE_MAX, scaled(10000ms), &reset);
+        CHECK_FALSE(reset);
+        CHECK(got == reply);
+        c.close();
+        CHECK(log.wait_count("closed 0", 1));
+    }
+}
+
 TEST_CASE("stop drains every echoed byte before closing, and closed says 0 only when it did") {
     for (auto backend : backends()) {
         CAPTURE(std::string(evloop::backend_name(backend)));
