@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstddef>
-#include <mutex>
 
 #include "commands.hpp"
 #include "evloop/evloop.hpp"

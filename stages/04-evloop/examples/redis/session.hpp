@@ -8,7 +8,7 @@
 //
 // feed() stops early when `out` has grown to `budget` bytes, so that one read full of
 // requests for large values cannot make one reply batch (and the memory behind it) grow
-// without bound: the caller writes the batch, and calls again once the peer has read it.
+// without bound: the caller writes the batch, and calls again while the peer keeps up.
 #pragma once
 
 #include <cstddef>
