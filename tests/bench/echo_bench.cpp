@@ -1,8 +1,10 @@
 // echo-bench: a load generator for echo servers that checks every byte it gets back.
 //
-// Each connection sends its own stream of bytes (pattern.hpp) and checks each echoed
+// Each connection sends its own stream of bytes (harness/pattern.hpp) and checks each echoed
 // byte against the byte it sent at that position, so a server that drops, duplicates,
-// reorders or corrupts even one byte makes the run fail. Modes (see --help):
+// reorders or corrupts even one byte makes the run fail. The connections, the pattern, the
+// percentiles, the /proc readers and the server spawner are the conformance suite's own
+// (tests/harness); this file adds the phases, the modes' counting and the report. Modes (see --help):
 //   ping     messages/s and latency percentiles, one message in flight per connection
 //   stream   MB/s with many bytes in flight: the fire-hose
 //   connect  connections/s, each doing one echo and a clean half-close
@@ -17,14 +19,18 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "harness/case.hpp"
+#include "harness/latencies.hpp"
+#include "harness/proc.hpp"
+#include "harness/server.hpp"
 #include "options.hpp"
-#include "proc_stats.hpp"
-#include "spawn.hpp"
 #include "worker.hpp"
 
 using namespace bench;
@@ -32,14 +38,20 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// The server's readings from /proc; -1 where unknown. Sizes in KiB.
 struct ServerSample {
     double cpu = -1;
     long rss = -1, peak_rss = -1, fds = -1;
 };
 
+long kib(std::optional<std::size_t> bytes) {
+    return bytes ? static_cast<long>(*bytes / 1024) : -1;
+}
+
 ServerSample sample(pid_t pid) {
     if (pid == 0) return {};
-    return {process_cpu_seconds(pid), process_rss_kib(pid), process_peak_rss_kib(pid), process_fd_count(pid)};
+    return {harness::proc::cpu_seconds(pid).value_or(-1), kib(harness::proc::rss_bytes(pid)),
+            kib(harness::proc::peak_rss_bytes(pid)), harness::proc::fd_count(pid).value_or(-1)};
 }
 
 // Just enough JSON for the report: numbers (-1 means unknown), plain strings, nested objects.
@@ -92,7 +104,7 @@ Totals totals(const std::vector<std::unique_ptr<Worker>>& workers) {
         t.bytes += w->bytes.load(std::memory_order_relaxed);
         t.sent += w->sent.load(std::memory_order_relaxed);
         t.connects += w->connects.load(std::memory_order_relaxed);
-        t.connected += w->connected.load(std::memory_order_relaxed);
+        t.connected += w->established.load(std::memory_order_relaxed);
         t.errors += w->error_count.load(std::memory_order_relaxed);
     }
     return t;
@@ -108,15 +120,6 @@ double own_cpu_seconds() {
 
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-// The file-descriptor limit bounds the connections we can hold (hold mode opens thousands).
-void raise_fd_limit() {
-    rlimit lim{};
-    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-        lim.rlim_cur = lim.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &lim);
-    }
 }
 
 class Run {
@@ -182,8 +185,8 @@ void Run::hold_open() {
     auto deadline = Clock::now() + std::chrono::duration<double>(2 * opt_.timeout);
     while (Clock::now() < deadline) {
         Totals t = totals(workers_);
-        bool server_has_all =
-            opt_.server_pid == 0 || process_fd_count(opt_.server_pid) >= base_.fds + long(t.connected);
+        bool server_has_all = opt_.server_pid == 0 || harness::proc::fd_count(opt_.server_pid).value_or(-1) >=
+                                                          base_.fds + long(t.connected);
         if (t.connected + t.errors >= n && server_has_all) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         progress("open", seconds_since(start_));
@@ -205,7 +208,14 @@ int Run::execute() {
     }
     std::vector<std::thread> threads;
     for (auto& w : workers_)
-        threads.emplace_back([&w] { w->run(); });
+        threads.emplace_back([&w] {
+            try {
+                w->run();
+            } catch (const std::exception& e) {  // epoll itself failed: nothing to measure
+                std::fprintf(stderr, "echo-bench: %s\n", e.what());
+                std::exit(1);
+            }
+        });
 
     if (hold)
         hold_open();
@@ -244,14 +254,15 @@ int Run::execute() {
 
 // Latencies in microseconds, sizes in bytes, rates per second; MB are 10^6 bytes.
 void Run::report(double window, double client_cpu, const ServerSample& before, const ServerSample& end) {
-    Histogram latency;
+    harness::Latencies latency;
     Errors errors;
     Totals t = totals(workers_);
     for (const auto& w : workers_) {
         latency.merge(w->latency);
         errors.add(w->errors);
     }
-    auto us = [&](double q) { return static_cast<double>(latency.percentile(q)) / 1e3; };
+    auto us = [&](double p) { return harness::to_ms(latency.percentile(p)) * 1e3; };
+    const double max_us = harness::to_ms(latency.max()) * 1e3;
     const double msg_rate = static_cast<double>(t.messages) / window;
     const double mb_rate = static_cast<double>(t.bytes) / window / 1e6;
     const double cpu = before.cpu >= 0 && end.cpu >= 0 ? end.cpu - before.cpu : -1;
@@ -275,8 +286,8 @@ void Run::report(double window, double client_cpu, const ServerSample& before, c
             .num("mb_per_s", mb_rate)
             .num("sent_mb_per_s", double(t.sent) / window / 1e6);
         j.num("connects_per_s", double(t.connects) / window).num("client_cpu_s", client_cpu);
-        j.open("latency_us").num("count", double(latency.count())).num("p50", us(0.5)).num("p99", us(0.99));
-        j.num("p999", us(0.999)).num("max", double(latency.max()) / 1e3).close();
+        j.open("latency_us").num("count", double(latency.count())).num("p50", us(50)).num("p99", us(99));
+        j.num("p999", us(99.9)).num("max", max_us).close();
         j.open("errors").num("total", double(errors.total())).num("mismatch", double(errors.mismatch));
         j.num("extra", double(errors.extra)).num("short", double(errors.short_echo));
         j.num("closed", double(errors.closed))
@@ -311,8 +322,8 @@ void Run::report(double window, double client_cpu, const ServerSample& before, c
     if (opt_.mode == Mode::stream)
         std::printf("  sent         %.2f MB/s while measuring\n", static_cast<double>(t.sent) / window / 1e6);
     if (latency.count() > 0)
-        std::printf("  latency      p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n", us(0.5),
-                    us(0.99), us(0.999), static_cast<double>(latency.max()) / 1e3);
+        std::printf("  latency      p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n", us(50), us(99),
+                    us(99.9), max_us);
     if (opt_.server_pid != 0 && !hold) {
         std::printf("  server       %.3f CPU s", cpu);
         if (cpu_per_million >= 0) std::printf(" (%.3f per million messages)", cpu_per_million);
@@ -344,28 +355,43 @@ void Run::report(double window, double client_cpu, const ServerSample& before, c
 
 int main(int argc, char** argv) {
     Options options = parse_options(argc, argv);
-    signal(SIGPIPE, SIG_IGN);  // a write to a reset connection must fail, not kill us
-    raise_fd_limit();          // before a spawned server inherits it: hold mode needs thousands
-    Spawned server;
+    // SIGPIPE ignored, and the descriptor limit raised before a spawned server inherits it:
+    // hold mode needs thousands.
+    harness::prepare_client_process();
+    std::unique_ptr<harness::Server> server;
     if (!options.server_command.empty()) {
-        std::string error;
-        server = spawn_server(options.server_command, options.address.url(), 10, &error);
-        if (server.pid < 0) return std::fprintf(stderr, "echo-bench: %s\n", error.c_str()), 1;
-        auto address = common::parse_address(server.url, &error);
-        if (!address || !address->is_stream()) {
-            std::fprintf(stderr, "echo-bench: the server announced '%s'\n", server.url.c_str());
-            stop_server(server, 2, &error);
+        harness::ServerOptions spawn;
+        spawn.path = options.server_command[0];
+        spawn.args.assign(options.server_command.begin() + 1, options.server_command.end());
+        spawn.listen = {options.address.url()};
+        spawn.startup_timeout = std::chrono::seconds(10);
+        try {
+            server = harness::Server::start(spawn);
+        } catch (const std::exception& e) {
+            return std::fprintf(stderr, "echo-bench: %s\n", e.what()), 1;
+        }
+        if (!server->address().is_stream()) {
+            std::fprintf(stderr, "echo-bench: the server announced '%s'\n", server->url().c_str());
             return 1;
         }
-        options.address = *address;
-        options.server_pid = server.pid;
+        options.address = server->address();
+        options.server_pid = server->pid();
     }
     Run run(options);
-    int status = run.execute();
-    std::string error;
-    if (!stop_server(server, 2, &error)) {  // the contract: SIGTERM exits 0 within 2 s
-        std::fprintf(stderr, "echo-bench: %s\n", error.c_str());
-        status = 1;
+    int status = 1;
+    try {
+        status = run.execute();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo-bench: %s\n", e.what());
+    }
+    if (server) {
+        harness::ExitStatus stopped =
+            server->stop(std::chrono::seconds(2));  // the contract: exit 0 within 2 s
+        if (!stopped.clean()) {
+            std::fprintf(stderr, "echo-bench: after SIGTERM the server: %s\n--- its stderr (tail) ---\n%s",
+                         stopped.describe().c_str(), server->stderr_tail(4096).c_str());
+            status = 1;
+        }
     }
     return status;
 }

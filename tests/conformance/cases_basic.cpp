@@ -1,83 +1,28 @@
-// The basic tier: what every stage must do, from the first. Each case ends with the
-// server still running (checked by harness::Case) and, for a server we started, holding no
-// more descriptors than before the case.
+// The basic tier: what every stage must do, from the first. One client at a time is enough
+// to pass it, but every byte must come back exactly, every way a client can leave (close,
+// reset, half-close, vanish mid-echo) must leave the server serving and its descriptors
+// freed, signals must not lose bytes, SIGTERM must stop it cleanly, and a bad address must
+// be refused before anything is bound.
 //
-// Adding a case: a TEST_CASE inside the tier's TEST_SUITE, named with a sentence about the
-// behaviour (no commas, semicolons or brackets: doctest filters and CMake lists split on
-// them). Mark a case that takes over 10 s with `* doctest::description("slow")`, and one
-// whose bound is a latency or a CPU share with "serial" (harness.hpp says more).
+// Each case ends with the server still running (checked by harness::Case) and, for a server
+// we started, holding no more descriptors than before the case. Adding a case: harness.hpp.
 #include <doctest/doctest.h>
 #include <signal.h>
 
 #include <chrono>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
-#include "harness.hpp"
+#include "harness/harness.hpp"
 
 using namespace std::chrono_literals;
-using harness::Conn;
-using harness::Deadline;
-using harness::Pattern;
-using harness::scaled;
-using harness::within;
-
-namespace {
-
-std::string first_difference(const std::string& got, const std::string& want) {
-    std::size_t i = 0;
-    while (i < got.size() && i < want.size() && got[i] == want[i])
-        ++i;
-    if (i == got.size() && i == want.size()) return "identical";
-    auto byte = [](const std::string& s, std::size_t k) {
-        return k < s.size() ? std::to_string(static_cast<unsigned char>(s[k])) : std::string("none");
-    };
-    return "first difference at byte " + std::to_string(i) + ": expected " + byte(want, i) + ", got " +
-           byte(got, i) + " (" + std::to_string(got.size()) + " bytes received, " +
-           std::to_string(want.size()) + " expected)";
-}
-
-// Event-driven servers: the client fills the way back until the server holds echo it cannot
-// write, half-closes, and resets once the server has read the EOF, so the server still has
-// output queued when the reset closes the connection. (A blocking server slips out: the FIN
-// wakes its write, which finds room for what it holds.)
-void reset_while_server_holds_echo(const common::Address& address, harness::Server* server, int index) {
-    Conn conn = Conn::connect(address);
-    auto filled =
-        harness::fill_until_held(conn, Pattern(700 + static_cast<std::uint64_t>(index)), server, within(5s));
-    harness::half_close_and_settle(conn, filled.sent, server, within(2s));
-    conn.reset();
-}
-
-// Blocking servers: the client's bytes, its FIN and its reset all reach the server's kernel
-// before the server reads any of them, because it is busy with another client (one client
-// at a time) or stopped. Linux hands out queued bytes before the error, so the echo of those
-// bytes is the first write to the reset connection.
-void reset_before_server_reads(const common::Address& address, harness::Server* server, int index) {
-    const auto seed = 800 + static_cast<std::uint64_t>(index);
-    Conn holder = Conn::connect(address);
-    harness::round_trip(holder, Pattern(seed), 0, 64, within(2s));
-    if (server) {
-        server->signal(SIGSTOP);
-        REQUIRE_MESSAGE(server->wait_for_state('T', scaled(2s)), "the server did not stop after SIGSTOP");
-    }
-    Conn late = Conn::connect(address);
-    late.send_all(Pattern(seed).bytes(0, 32 * 1024), within(2s));
-    late.shutdown_write();
-    // Acknowledged FIN: the server's end is in CLOSE_WAIT.
-    auto until = within(2s);
-    while (late.unacked_bytes() > 0 && !until.expired())
-        harness::sleep_for(1ms);
-    late.reset();
-    if (server) server->signal(SIGCONT);
-    holder.close();
-}
-
-}  // namespace
+using namespace harness;
 
 TEST_SUITE("basic") {
     TEST_CASE("one line is echoed") {
-        harness::Case c;
+        Case c;
         if (c.skipped()) return;
         Conn conn = Conn::connect(c.address());
         const std::string line = "hello, echo server\n";
@@ -87,7 +32,7 @@ TEST_SUITE("basic") {
     }
 
     TEST_CASE("all 256 byte values are echoed") {
-        harness::Case c;
+        Case c;
         if (c.skipped()) return;
         // Up and down: NUL, CR, LF, 0x80 and 0xff in every neighbourhood, so a server that
         // treats data as C strings, lines or signed chars gets caught.
@@ -103,7 +48,7 @@ TEST_SUITE("basic") {
     }
 
     TEST_CASE("4096 one-byte writes with TCP_NODELAY are echoed in order") {
-        harness::Case c;
+        Case c;
         if (c.skipped()) return;
         // With Nagle off each byte leaves in its own segment, so the server sees many tiny
         // reads; the order of the bytes must survive them.
@@ -118,31 +63,31 @@ TEST_SUITE("basic") {
     }
 
     TEST_CASE("64 MiB written and read concurrently are echoed byte-exact") {
-        harness::Case c({.limit = 30s});
+        Case c({.limit = 30s});
         if (c.skipped()) return;
         Conn conn = Conn::connect(c.address());
-        auto r = harness::exchange(conn, {.bytes = 64u << 20, .seed = 4, .deadline = within(25s)});
+        auto r = exchange(conn, {.bytes = 64u << 20, .seed = 4, .deadline = within(25s)});
         CHECK_MESSAGE(r.ok(), r.describe());
     }
 
     TEST_CASE("after 8 MiB and a half-close every byte comes back then a clean EOF") {
-        harness::Case c;
+        Case c;
         if (c.skipped()) return;
         // shutdown(SHUT_WR) sends our FIN while the echo is still flowing: the server must
         // write back everything it read and then close, so that recv returns 0. A server
         // that closes with unsent output, or with unread input, makes the kernel send RST
         // and recv fail with ECONNRESET (tcp(7)).
         Conn conn = Conn::connect(c.address());
-        auto r = harness::exchange(conn, {.bytes = 8u << 20,
-                                          .seed = 5,
-                                          .shutdown_after_send = true,
-                                          .expect_eof = true,
-                                          .deadline = within(8s)});
+        auto r = exchange(conn, {.bytes = 8u << 20,
+                                 .seed = 5,
+                                 .shutdown_after_send = true,
+                                 .expect_eof = true,
+                                 .deadline = within(8s)});
         CHECK_MESSAGE(r.ok(), r.describe());
     }
 
     TEST_CASE("echo still held by the server at a half-close comes back in full before a clean EOF") {
-        harness::Case c({.limit = 20s});
+        Case c({.limit = 20s});
         if (c.skipped()) return;
         // The client reads nothing until the server holds echo it cannot write, half-closes,
         // and waits for the server to see the EOF; only then does it read. A server that
@@ -151,22 +96,21 @@ TEST_SUITE("basic") {
         // Nothing deadlocks a blocking server: it sleeps in write() until the client reads.
         Conn conn = Conn::connect(c.address());
         Pattern pattern(13);
-        auto filled = harness::fill_until_held(conn, pattern, c.server(), within(10s));
-        auto at_eof = harness::half_close_and_settle(conn, filled.sent, c.server(), within(2s));
+        auto filled = fill_until_held(conn, pattern, c.server(), within(10s));
+        auto at_eof = half_close_and_settle(conn, filled.sent, c.server(), within(2s));
         INFO("when the client started reading: " << at_eof.describe());
         auto rest = conn.read_until_eof(within(10s));
         auto bad = pattern.first_mismatch(
             0, std::span(reinterpret_cast<const std::uint8_t*>(rest.data.data()), rest.data.size()));
         CHECK_MESSAGE(rest.data.size() == filled.sent,
                       rest.data.size() << " of " << filled.sent << " bytes came back, then "
-                                       << std::string(harness::end_kind_name(rest.end)));
+                                       << std::string(end_kind_name(rest.end)));
         CHECK_MESSAGE(!bad, "first wrong byte at offset " << (bad ? *bad : 0));
-        CHECK_MESSAGE(rest.end == harness::EndKind::eof,
-                      "after the echo: " << std::string(harness::end_kind_name(rest.end)));
+        CHECK_MESSAGE(rest.end == EndKind::eof, "after the echo: " << std::string(end_kind_name(rest.end)));
     }
 
     TEST_CASE("100 connections that close without data leave the server serving") {
-        harness::Case c;
+        Case c;
         if (c.skipped()) return;
         // Half at once, half one after another: the server sees EOF as its first read.
         std::vector<Conn> batch;
@@ -175,50 +119,48 @@ TEST_SUITE("basic") {
         batch.clear();
         for (int i = 0; i < 50; ++i)
             Conn::connect(c.address()).close();
-        harness::check_echo(c.address(), 64, within(3s));
+        check_echo(c.address(), 64, within(3s));
     }
 
     TEST_CASE("200 clients that send 64 KiB and then reset leave the server serving") {
-        harness::Case c;
+        Case c;
         if (c.skipped()) return;
-        harness::Swarm swarm(c.address());
+        Swarm swarm(c.address());
         for (int i = 0; i < 200; ++i)
-            swarm.add({.steps = {harness::Step::push(64 * 1024, scaled(200ms)), harness::Step::reset()},
-                       .drain = false});
+            swarm.add({.steps = {Step::push(64 * 1024, scaled(200ms)), Step::reset()}, .drain = false});
         auto r = swarm.run({.deadline = within(5s)});
         CHECK_MESSAGE(r.ok(), r.describe());
-        harness::check_echo(c.address(), 64, within(3s));
+        check_echo(c.address(), 64, within(3s));
     }
 
     TEST_CASE("50 clients that push 4 MiB without reading and then reset do not kill the server") {
-        harness::Case c({.limit = 20s});
+        Case c({.limit = 20s});
         if (c.skipped()) return;
         // The echo fills each client's receive buffer, the server's writes block or fail
         // with EAGAIN, and then the client resets: the server's next write fails.
-        harness::Swarm swarm(c.address());
+        Swarm swarm(c.address());
         for (int i = 0; i < 50; ++i)
-            swarm.add({.steps = {harness::Step::push(4u << 20, scaled(100ms)), harness::Step::reset()},
-                       .drain = false});
+            swarm.add({.steps = {Step::push(4u << 20, scaled(100ms)), Step::reset()}, .drain = false});
         auto r = swarm.run({.deadline = within(12s)});
         CHECK_MESSAGE(r.ok(), r.describe());
         // That write fails with EPIPE, which raises SIGPIPE and with it at its default action
         // kills the server (send(2)), when the reset came after the client's FIN: tcp_reset()
         // reports EPIPE in CLOSE_WAIT and ECONNRESET before it. The swarm gets there only by
         // chance, so each kind of server is made to write in that state.
-        for (int i = 0; i < 3; ++i)
-            reset_while_server_holds_echo(c.address(), c.server(), i);
-        for (int i = 0; i < 3; ++i)
-            reset_before_server_reads(c.address(), c.server(), i);
-        harness::check_echo(c.address(), 64, within(3s));
+        for (std::uint64_t i = 0; i < 3; ++i)
+            reset_while_server_holds_echo(c.address(), c.server(), 700 + i);
+        for (std::uint64_t i = 0; i < 3; ++i)
+            reset_before_server_reads(c.address(), c.server(), 800 + i);
+        check_echo(c.address(), 64, within(3s));
     }
 
     TEST_CASE("20 SIGSTOP and SIGCONT pairs during a connection lose no bytes") {
-        harness::Case c({.needs_own_server = true});
+        Case c({.needs_own_server = true});
         if (c.skipped()) return;
         // A stopped and continued process can see EINTR from a blocking call even though
         // it installed no handler (signal(7), "Interruption of system calls and library
         // functions by stop signals"): epoll_wait is one such call.
-        harness::Server& server = *c.server();
+        Server& server = *c.server();
         Conn conn = Conn::connect(c.address());
         Pattern pattern(9);
         std::uint64_t offset = 0;
@@ -242,18 +184,18 @@ TEST_SUITE("basic") {
             REQUIRE_MESSAGE(server.wait_for_state('T', scaled(2s)), "the server did not stop after SIGSTOP");
             if (i % 2 == 0) push();
             server.signal(SIGCONT);
-            auto r = harness::exchange(conn, {.bytes = chunk,
-                                              .seed = 9,
-                                              .deadline = within(5s),
-                                              .offset = offset,
-                                              .already_sent = presend});
+            auto r = exchange(conn, {.bytes = chunk,
+                                     .seed = 9,
+                                     .deadline = within(5s),
+                                     .offset = offset,
+                                     .already_sent = presend});
             REQUIRE_MESSAGE(r.ok(), r.describe());
             offset += chunk;
         }
     }
 
     TEST_CASE("4000 sequential connections under a 64 descriptor limit end with the fd count at baseline") {
-        harness::Case c({.limit = 30s, .nofile_soft = 64, .nofile_hard = 64});
+        Case c({.limit = 30s, .nofile_soft = 64, .nofile_hard = 64});
         if (c.skipped()) return;
         // With only 64 descriptors a server that leaks one per connection, or per close
         // mode, runs out long before the end. Each way a client can leave is used in turn.
@@ -267,8 +209,7 @@ TEST_SUITE("basic") {
                 auto bytes = pattern.bytes(static_cast<std::uint64_t>(i) * 100, 100);
                 switch (mode) {
                     case 0:
-                        harness::round_trip(conn, pattern, static_cast<std::uint64_t>(i) * 100, 100,
-                                            within(2s));
+                        round_trip(conn, pattern, static_cast<std::uint64_t>(i) * 100, 100, within(2s));
                         conn.close();
                         break;
                     case 1:
@@ -286,15 +227,15 @@ TEST_SUITE("basic") {
                         conn.shutdown_write();
                         auto rest = conn.read_until_eof(within(2s));
                         std::string want(bytes.begin(), bytes.end());
-                        if (rest.end != harness::EndKind::eof || rest.data != want)
-                            throw harness::Failure(
+                        if (rest.end != EndKind::eof || rest.data != want)
+                            throw Failure(
                                 std::to_string(rest.data.size()) + " of 100 bytes back (" +
                                 (rest.data == want.substr(0, rest.data.size()) ? "correct" : "wrong") +
-                                "), then " + std::string(harness::end_kind_name(rest.end)));
+                                "), then " + std::string(end_kind_name(rest.end)));
                         break;
                     }
                 }
-            } catch (const harness::Failure& f) {
+            } catch (const Failure& f) {
                 FAIL("connection " << i << " (" << std::string(modes[mode])
                                    << "): " << std::string(f.what()));
             }
@@ -303,20 +244,20 @@ TEST_SUITE("basic") {
 
     TEST_CASE("SIGTERM exits 0 within 2 s and a restart on the same port binds" *
               doctest::description("serial")) {
-        harness::Case c({.needs_own_server = true, .expect_alive = false});
+        Case c({.needs_own_server = true, .expect_alive = false});
         if (c.skipped()) return;
-        harness::Server& server = *c.server();
+        Server& server = *c.server();
         const std::uint16_t port = c.address().port;
         {
             // A client in mid-conversation: the server is blocked on it, not in accept.
             Conn conn = Conn::connect(c.address());
-            harness::round_trip(conn, Pattern(11), 0, 100, within(2s));
-            auto start = harness::Clock::now();
-            harness::ExitStatus status = server.stop(scaled(2s));
-            auto took = harness::Clock::now() - start;
+            round_trip(conn, Pattern(11), 0, 100, within(2s));
+            auto start = Clock::now();
+            ExitStatus status = server.stop(scaled(2s));
+            auto took = Clock::now() - start;
             REQUIRE_MESSAGE(!status.timed_out, "still running 2 s after SIGTERM");
             CHECK_MESSAGE(status.clean(), "after SIGTERM: " << status.describe());
-            CHECK(harness::to_ms(took) <= static_cast<double>(scaled(2s).count()));
+            CHECK(to_ms(took) <= static_cast<double>(scaled(2s).count()));
         }
         // The connection the server just closed sits in TIME_WAIT on its port: only
         // SO_REUSEADDR lets a new listener bind it at once (socket(7)).
@@ -324,35 +265,35 @@ TEST_SUITE("basic") {
         options.listen = {"tcp://127.0.0.1:" + std::to_string(port)};
         auto again = c.start_server(options);
         CHECK(again->address().port == port);
-        harness::check_echo(again->address(), 64, within(2s));
+        check_echo(again->address(), 64, within(2s));
         // And stopping an idle server, blocked in accept rather than in a read.
-        harness::ExitStatus status = again->stop(scaled(2s));
+        ExitStatus status = again->stop(scaled(2s));
         CHECK_MESSAGE(status.clean(), "the restarted server after SIGTERM: " << status.describe());
     }
 
     TEST_CASE(
         "SIGTERM while the server is blocked writing to a client that does not read exits 0 within 2 s" *
         doctest::description("serial")) {
-        harness::Case c({.needs_own_server = true, .expect_alive = false});
+        Case c({.needs_own_server = true, .expect_alive = false});
         if (c.skipped()) return;
-        harness::Server& server = *c.server();
+        Server& server = *c.server();
         // The way back to the client is full, so a blocking server sleeps in write(). A
         // signal that cuts short a write which has copied some bytes makes it return that
         // count, not EINTR (signal(7)): a loop that looks for a stop request only on EINTR
         // writes again and sleeps for ever.
         Conn conn = Conn::connect(c.address());
-        auto b = harness::fill_until_held(conn, Pattern(12), &server, within(10s));
+        auto b = fill_until_held(conn, Pattern(12), &server, within(10s));
         INFO("before SIGTERM: " << b.describe());
-        auto start = harness::Clock::now();
-        harness::ExitStatus status = server.stop(scaled(2s));
-        auto took = harness::Clock::now() - start;
+        auto start = Clock::now();
+        ExitStatus status = server.stop(scaled(2s));
+        auto took = Clock::now() - start;
         REQUIRE_MESSAGE(!status.timed_out, "still running 2 s after SIGTERM");
         CHECK_MESSAGE(status.clean(), "after SIGTERM: " << status.describe());
-        CHECK(harness::to_ms(took) <= static_cast<double>(scaled(2s).count()));
+        CHECK(to_ms(took) <= static_cast<double>(scaled(2s).count()));
     }
 
     TEST_CASE("each malformed listen address exits 2 with a message and nothing listening") {
-        harness::Case c({.needs_own_server = true, .start_server = false});
+        Case c({.needs_own_server = true, .start_server = false});
         if (c.skipped()) return;
         // What libc would quietly accept: ports wrapped modulo 65536 by getaddrinfo,
         // octal and short IPv4 from inet_aton, atoi's trailing garbage.
@@ -379,7 +320,7 @@ TEST_SUITE("basic") {
         for (const char* address : bad) {
             auto args = c.server_options().args;
             args.insert(args.end(), {"--listen", address});
-            auto r = harness::run_to_exit(harness::target().server_path, args, scaled(2s), "listening on ");
+            auto r = run_to_exit(target().server_path, args, scaled(2s), "listening on ");
             INFO("--listen '" << std::string(address) << "': " << r.status.describe()
                               << ", stderr: " << r.err);
             CHECK(r.out.find("listening on") == std::string::npos);

@@ -1,106 +1,29 @@
-// The robustness tier: running out of descriptors, resets at awkward moments, a backlog
-// that piles up while the server is stopped, and a minute of clients doing random things.
+// The robustness tier: running out of descriptors, resets at awkward moments, a backlog that
+// piles up while the server is stopped, the limits a production server needs and evio and
+// gnet lack (a connection cap, idle timeouts: stage 04's --max-conns and --idle-timeout), and
+// a minute of clients doing random things.
 #include <doctest/doctest.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "harness.hpp"
+#include "harness/harness.hpp"
 
 using namespace std::chrono_literals;
-using harness::Clock;
-using harness::Conn;
-using harness::Deadline;
-using harness::Pattern;
-using harness::scaled;
-using harness::Step;
-using harness::within;
-
-namespace {
-
-constexpr std::size_t kMiB = 1024 * 1024;
-
-// One random client for the soak: a random amount (0 to 1 MiB, mostly small) in random
-// pieces with random pauses, then one of the ways a client can end.
-harness::Script random_script(std::mt19937_64& rng) {
-    auto pick = [&](std::uint64_t lo, std::uint64_t hi) {
-        return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng);
-    };
-    std::uint64_t size = 0;
-    switch (pick(0, 9)) {
-        case 0:
-            break;  // nothing at all
-        case 1:
-        case 2:
-        case 3:
-        case 4:
-            size = pick(1, 4096);
-            break;
-        case 5:
-        case 6:
-        case 7:
-            size = pick(4097, 64 * 1024);
-            break;
-        default:
-            size = pick(64 * 1024, kMiB);
-    }
-    harness::Script s;
-    auto send_in_pieces = [&](std::uint64_t total) {
-        std::uint64_t left = total;
-        while (left > 0) {
-            std::uint64_t piece = left < 2 ? left : pick(1, left);
-            s.steps.push_back(Step::send(piece));
-            left -= piece;
-            if (left > 0 && pick(0, 3) == 0)
-                s.steps.push_back(Step::wait(std::chrono::milliseconds(pick(1, 30))));
-        }
-    };
-    switch (pick(0, 5)) {
-        case 0:  // the whole echo, then FIN
-        case 1:
-            send_in_pieces(size);
-            s.steps.push_back(Step::expect(size));
-            if (pick(0, 1)) s.steps.push_back(Step::wait(std::chrono::milliseconds(pick(1, 100))));
-            s.steps.push_back(Step::close());
-            break;
-        case 2:  // half-close: every byte back, then a clean EOF
-            send_in_pieces(size);
-            s.steps.push_back(Step::shutdown_write());
-            s.steps.push_back(Step::expect(size));
-            s.steps.push_back(Step::expect_eof());
-            break;
-        case 3:  // reset part way, with whatever echo has come verified
-            send_in_pieces(size / 2);
-            if (pick(0, 1)) s.steps.push_back(Step::wait(std::chrono::milliseconds(pick(1, 20))));
-            s.steps.push_back(Step::reset());
-            break;
-        case 4:  // abandon: send, never read the echo, close (the server then writes into a reset)
-            s.drain = false;
-            send_in_pieces(std::min<std::uint64_t>(size, 256 * 1024));
-            s.steps.push_back(Step::close());
-            break;
-        default:  // connect and sit idle for a while, then FIN
-            s.steps.push_back(Step::wait(std::chrono::milliseconds(pick(10, 500))));
-            send_in_pieces(std::min<std::uint64_t>(size, 4096));
-            s.steps.push_back(Step::expect(std::min<std::uint64_t>(size, 4096)));
-            s.steps.push_back(Step::close());
-    }
-    return s;
-}
-
-}  // namespace
+using namespace harness;
 
 TEST_SUITE("robustness") {
     TEST_CASE(
         "under a 32 descriptor limit 64 clients cause no spin and no stderr flood and the queued ones are "
         "echoed as others close" *
         doctest::description("serial")) {
-        harness::Case c({.limit = 30s, .nofile_soft = 32, .nofile_hard = 32});
+        Case c({.limit = 30s, .nofile_soft = 32, .nofile_hard = 32});
         if (c.skipped()) return;
         constexpr int kClients = 64;
         constexpr std::size_t kMessage = 32;
@@ -149,7 +72,7 @@ TEST_SUITE("robustness") {
             int got = 0;
             while (got == 0 && !deadline.expired()) {
                 got = collect(deadline);
-                if (got == 0) harness::sleep_for(5ms);
+                if (got == 0) sleep_for(5ms);
             }
             REQUIRE_MESSAGE(got > 0, "round " << rounds << ": " << kClients - total
                                               << " queued clients, none echoed within " << scaled(1s).count()
@@ -161,7 +84,7 @@ TEST_SUITE("robustness") {
 
     TEST_CASE("a reset while backpressured leaves the server idle within 1 s with its descriptor freed" *
               doctest::description("serial")) {
-        harness::Case c({.limit = 20s, .needs_own_server = true});
+        Case c({.limit = 20s, .needs_own_server = true});
         if (c.skipped()) return;
         // Push without reading until the server stops taking bytes (or 64 MiB, for a server
         // that buffers without bound), then reset.
@@ -186,16 +109,16 @@ TEST_SUITE("robustness") {
                                                    << " more descriptors than before");
         double share = c.server()->cpu_fraction_over(1s);
         CHECK_MESSAGE(share < 0.05, "after the reset the server used " << share * 100 << "% of a CPU");
-        harness::check_echo(c.address(), 64, within(2s));
+        check_echo(c.address(), 64, within(2s));
     }
 
     TEST_CASE(
         "500 connect-then-reset clients while the server is stopped do not delay a fresh echo past 1 s after "
         "SIGCONT" *
         doctest::description("serial")) {
-        harness::Case c({.limit = 20s, .needs_own_server = true});
+        Case c({.limit = 20s, .needs_own_server = true});
         if (c.skipped()) return;
-        harness::check_echo(c.address(), 64, within(2s));
+        check_echo(c.address(), 64, within(2s));
         c.server()->signal(SIGSTOP);
         // The kernel completes each handshake and queues the connection; the reset arrives
         // before the server has even accepted it (accept(2) may then return it or skip it).
@@ -204,15 +127,85 @@ TEST_SUITE("robustness") {
         c.server()->signal(SIGCONT);
         auto start = Clock::now();
         Conn fresh = Conn::connect(c.address(), {}, within(2s));
-        harness::round_trip(fresh, Pattern(1200), 0, 64, within(2s));
+        round_trip(fresh, Pattern(1200), 0, 64, within(2s));
         auto took = Clock::now() - start;
-        CHECK_MESSAGE(took < scaled(1000ms),
-                      "the fresh echo took " << harness::to_ms(took) << " ms after SIGCONT");
+        CHECK_MESSAGE(took < scaled(1000ms), "the fresh echo took " << to_ms(took) << " ms after SIGCONT");
+    }
+
+    TEST_CASE(
+        "with --max-conns 100 the 101st client gets EOF within 1 s and a new one is served after one "
+        "leaves" *
+        doctest::description("serial")) {
+        // Started in the body: a server that rejects the flag fails the case, not the harness.
+        Case c({.limit = 20s,
+                .needs_own_server = true,
+                .start_server = false,
+                .extra_args = {"--max-conns", "100"}});
+        if (c.skipped()) return;
+        auto server = c.start_server(c.server_options());
+        std::vector<Conn> held;
+        for (int i = 0; i < 100; ++i) {
+            held.push_back(Conn::connect(server->address(), {}, within(2s)));
+            round_trip(held.back(), Pattern(2000 + static_cast<std::uint64_t>(i)), 0, 16, within(2s));
+        }
+        Conn over = Conn::connect(server->address(), {}, within(2s));
+        auto end = over.read_until_eof(within(1s));
+        CHECK_MESSAGE(end.end == EndKind::eof, "the 101st client: " << end_kind_name(end.end) << " after "
+                                                                    << end.data.size() << " bytes");
+        CHECK(end.data.empty());
+        held.pop_back();  // one leaves: its slot must free up
+        bool served = false;
+        for (auto until = Clock::now() + scaled(2s); !served && Clock::now() < until;) {
+            Conn fresh = Conn::connect(server->address(), {}, within(2s));
+            try {
+                round_trip(fresh, Pattern(2200), 0, 16, within(500ms));
+                served = true;
+            } catch (const Failure&) {
+                sleep_for(20ms);  // the server may not have seen the close yet
+            }
+        }
+        CHECK_MESSAGE(served, "no new client was served after one of the 100 left");
+        held.clear();
+    }
+
+    TEST_CASE(
+        "with --idle-timeout 1s 1000 silent clients are closed by 3 s while one sending a byte every 300 ms "
+        "survives" *
+        doctest::description("serial")) {
+        Case c({.limit = 30s,
+                .needs_own_server = true,
+                .start_server = false,
+                .extra_args = {"--idle-timeout", "1s"}});
+        if (c.skipped()) return;
+        auto server = c.start_server(c.server_options());
+        std::vector<Conn> silent;
+        for (int i = 0; i < 1000; ++i)
+            silent.push_back(Conn::connect(server->address(), {}, within(2s)));
+        auto start = Clock::now();
+        Conn busy = Conn::connect(server->address(), {}, within(2s));
+        std::uint64_t offset = 0;
+        std::size_t closed = 0;
+        std::vector<bool> done(silent.size(), false);
+        while (Clock::now() - start < scaled(3s) && closed < silent.size()) {
+            round_trip(busy, Pattern(2300), offset++, 1, within(1s));
+            for (std::size_t i = 0; i < silent.size(); ++i) {
+                if (done[i] || !silent[i].wait_readable(Deadline::after(0ms))) continue;
+                auto end = silent[i].read_until_eof(within(1s));
+                REQUIRE_MESSAGE(end.end == EndKind::eof,
+                                "silent client " << i << ": " << end_kind_name(end.end));
+                done[i] = true;
+                ++closed;
+            }
+            sleep_for(300ms);
+        }
+        CHECK_MESSAGE(closed == silent.size(),
+                      closed << " of " << silent.size() << " silent clients closed by 3 s");
+        round_trip(busy, Pattern(2300), offset, 1, within(1s));  // the busy one is still served
     }
 
     TEST_CASE("60 s of random clients get every completed exchange back byte-exact with fds and RSS bounded" *
               doctest::description("slow")) {
-        harness::Case c({.limit = 150s});
+        Case c({.limit = 150s});
         if (c.skipped()) return;
         std::uint64_t seed = 20261127;
         if (const char* env = std::getenv("EVLOOP_TEST_SEED")) seed = std::strtoull(env, nullptr, 10);
@@ -226,9 +219,9 @@ TEST_SUITE("robustness") {
         std::size_t clients = 0, batches = 0;
         const auto end = Clock::now() + 60s;  // how long the soak lasts, not a bound
         while (Clock::now() < end) {
-            harness::Swarm swarm(c.address());
+            Swarm swarm(c.address());
             for (int i = 0; i < 200; ++i) {
-                harness::Script s = random_script(rng);
+                Script s = random_script(rng);
                 s.seed = ++clients;  // every client of the run has its own stream
                 swarm.add(s);
             }

@@ -1,13 +1,14 @@
 // echo-conformance: the black-box echo suite as a program.
 //
-// The cases live in cases_*.cpp, one doctest TEST_SUITE per tier; a case's full name is
-// "tier: sentence" (the suite name, a colon, the test case name). This file parses our own
+// The cases live in cases_<tier>.cpp, one file and one doctest TEST_SUITE per tier; a case's
+// full name is "tier: sentence" (the suite name, a colon, the test case name). This file parses our own
 // command line, runs doctest with the reporter below, and applies a stage's expected
 // failures strictly: an expected failure that passes fails the run, and a failure only
 // counts as expected when it is not a crash or (unless the line says so) a watchdog timeout.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -17,9 +18,10 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "harness.hpp"
+#include "harness/harness.hpp"
 
 namespace {
 
@@ -81,7 +83,7 @@ std::string full_name(const doctest::TestCaseData& tc) {
     return std::string(tc.m_test_suite) + ": " + tc.m_name;
 }
 
-// A case's markers are words in its doctest description: "slow", "serial" (harness.hpp).
+// A case's markers are words in its doctest description: "slow", "serial" (harness/harness.hpp).
 bool has_marker(const doctest::TestCaseData& tc, std::string_view marker) {
     std::istringstream words(tc.m_description ? tc.m_description : "");
     std::string word;
@@ -214,11 +216,24 @@ REGISTER_EXCEPTION_TRANSLATOR(const harness::Failure& e) {
     return doctest::String(e.what());
 }
 
+// The tiers in the order a reader meets them; any other tier comes after these, by name.
+constexpr std::string_view kTiers[] = {"basic", "concurrency", "scale", "robustness", "multiaddr"};
+
+// Fills g_cases tier by tier (--list-cases and --matrix print them in this order), each tier
+// in the order of its file.
 void list_registered() {
     // A query option must come through the command line to be honoured.
     const char* args[] = {"echo-conformance", "--list-test-cases", "--reporters=evloop", "--no-version"};
     doctest::Context context(4, args);
     context.run();
+    auto order = [](const CaseInfo& c) {
+        std::string tier = c.name.substr(0, c.name.find(':'));
+        auto rank = static_cast<std::size_t>(std::find(std::begin(kTiers), std::end(kTiers), tier) -
+                                             std::begin(kTiers));
+        return std::pair(rank, rank == std::size(kTiers) ? tier : std::string());
+    };
+    std::stable_sort(g_cases.begin(), g_cases.end(),
+                     [&](const CaseInfo& a, const CaseInfo& b) { return order(a) < order(b); });
 }
 
 bool case_exists(const std::string& name) {

@@ -1,5 +1,7 @@
-// Echo the server holds: a client's view of where its unread echo is, and a way to fill the
-// path back to it until the server has to keep some of that echo in its own memory.
+// Echo the server holds: the kernel's queues at both ends of a connection, read with ioctl(2)
+// and sock_diag(7).
+#include "harness/backlog.hpp"
+
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -18,7 +20,7 @@
 #include <cstring>
 #include <vector>
 
-#include "internal.hpp"
+#include "harness/internal.hpp"
 
 namespace harness {
 namespace {

@@ -1,10 +1,12 @@
 // The frame around one test case: target, server, watchdog, end-of-case checks.
+#include "harness/case.hpp"
+
 #include <doctest/doctest.h>
 #include <signal.h>
 
 #include <exception>
 
-#include "internal.hpp"
+#include "harness/internal.hpp"
 
 namespace harness {
 namespace {
@@ -120,7 +122,7 @@ const common::Address& Case::address() const {
     return *address_;
 }
 
-std::unique_ptr<Server> Case::start_server(ServerOptions options) {
+std::unique_ptr<Server> Case::start_server(const ServerOptions& options) {
     return Server::start(options);
 }
 
@@ -129,6 +131,12 @@ ServerOptions Case::server_options() const {
     o.args.insert(o.args.end(), options_.extra_args.begin(), options_.extra_args.end());
     o.nofile_soft = options_.nofile_soft;
     o.nofile_hard = options_.nofile_hard;
+    return o;
+}
+
+ServerOptions Case::server_options(std::vector<std::string> listen) const {
+    ServerOptions o = server_options();
+    o.listen = std::move(listen);
     return o;
 }
 

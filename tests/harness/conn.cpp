@@ -1,4 +1,6 @@
-// One client connection, and one full-duplex patterned exchange over it.
+// One client connection and the probes built on it.
+#include "harness/conn.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -10,7 +12,7 @@
 #include <cstring>
 #include <utility>
 
-#include "internal.hpp"
+#include "harness/internal.hpp"
 
 namespace harness {
 namespace {
@@ -39,17 +41,24 @@ std::string_view end_kind_name(EndKind k) {
     return "?";
 }
 
+int open_client_socket(const common::Address& address, const ConnectOptions& options) {
+    int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (options.rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.rcvbuf, sizeof options.rcvbuf);
+    if (options.sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options.sndbuf, sizeof options.sndbuf);
+    if (options.nodelay && !address.is_unix()) {
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    return fd;
+}
+
 Conn Conn::connect(const common::Address& address, const ConnectOptions& options, Deadline deadline) {
     internal::check_watchdog();
-    int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = open_client_socket(address, options);
     if (fd < 0) throw Failure(op_failure("socket", errno));
     internal::register_socket(fd);
     Conn conn(fd);
-    // Buffer sizes must be set before connect: the window scale is agreed in the
-    // handshake (tcp(7)).
-    if (options.rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.rcvbuf, sizeof options.rcvbuf);
-    if (options.sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options.sndbuf, sizeof options.sndbuf);
-    if (options.nodelay) conn.set_nodelay(true);
     int rc;
     auto pause = milliseconds(1);
     for (;;) {
@@ -225,13 +234,19 @@ Duration round_trip(Conn& conn, const Pattern& pattern, std::uint64_t offset, st
     auto start = Clock::now();
     conn.send_all(pattern.bytes(offset, bytes), deadline);
     auto echo = conn.recv_exact(bytes, deadline);
-    if (auto bad = pattern.first_mismatch(offset, echo)) {
-        char text[96];
-        std::snprintf(text, sizeof text, "wrong echo at byte %llu of the stream: expected 0x%02x, got 0x%02x",
-                      static_cast<unsigned long long>(*bad), pattern.at(*bad), echo[*bad - offset]);
-        throw Failure(text);
-    }
+    if (auto bad = pattern.first_mismatch(offset, echo))
+        throw Failure("wrong echo at " + describe_wrong_byte(*bad, pattern.at(*bad), echo[*bad - offset]));
     return Clock::now() - start;
+}
+
+std::optional<Duration> timed_round_trip(Conn& conn, const Pattern& pattern, std::uint64_t offset,
+                                         std::size_t bytes, Deadline give_up) {
+    try {
+        return round_trip(conn, pattern, offset, bytes, give_up);
+    } catch (const Failure&) {
+        if (give_up.expired()) return std::nullopt;
+        throw;
+    }
 }
 
 void check_echo(const common::Address& address, std::size_t bytes, Deadline deadline) {
@@ -248,102 +263,17 @@ void check_echo(const common::Address& address, std::size_t bytes, Deadline dead
     }
 }
 
-// ------------------------------------------------------------------ exchange
-
-std::string ExchangeResult::describe() const {
-    std::string s =
-        "sent " + std::to_string(sent) + ", verified " + std::to_string(received) + " echoed bytes";
-    if (first_bad) s += ", first wrong byte at offset " + std::to_string(*first_bad);
-    if (!error.empty()) s += ": " + error;
-    s += " (" + std::to_string(static_cast<long long>(to_ms(elapsed))) + " ms)";
-    return s;
-}
-
-ExchangeResult exchange(Conn& conn, const ExchangeOptions& options) {
-    ExchangeResult r;
-    auto start = Clock::now();
-    const std::uint64_t base = options.offset;
-    Pattern pattern(options.seed);
-    PatternChecker checker(pattern, base);
-    std::vector<std::uint8_t> out(options.chunk), in(std::max<std::size_t>(options.chunk, 65536));
-    std::size_t out_len = 0, out_pos = 0;  // the chunk being sent
-    bool shut = false, eof = false;
-    r.sent = std::min(options.already_sent, options.bytes);
-    auto echoed = [&] { return checker.offset() - base; };
-    auto finish = [&](std::string error) {
-        r.error = std::move(error);
-        r.received = echoed();
-        r.elapsed = Clock::now() - start;
-        return r;
+std::string first_difference(const std::string& got, const std::string& want) {
+    std::size_t i = 0;
+    while (i < got.size() && i < want.size() && got[i] == want[i])
+        ++i;
+    if (i == got.size() && i == want.size()) return "identical";
+    auto byte = [](const std::string& s, std::size_t k) {
+        return k < s.size() ? std::to_string(static_cast<unsigned char>(s[k])) : std::string("none");
     };
-
-    while (echoed() < options.bytes || (options.expect_eof && !eof)) {
-        bool want_write = r.sent < options.bytes;
-        if (want_write && options.max_in_flight && r.sent - echoed() >= options.max_in_flight)
-            want_write = false;
-        if (!want_write && options.shutdown_after_send && !shut && r.sent == options.bytes) {
-            conn.shutdown_write();
-            shut = true;
-        }
-        short events = POLLIN | (want_write ? POLLOUT : 0);
-        short revents = internal::wait_fd(conn.fd(), events, options.deadline);
-        if (revents == 0) {
-            if (echoed() == options.bytes)
-                return finish(
-                    "every byte came back, but the server did not close (no EOF) before the deadline");
-            return finish("deadline passed with " + std::to_string(options.bytes - echoed()) +
-                          " bytes still to be echoed" + (r.sent < options.bytes ? " (and some unsent)" : ""));
-        }
-        if (revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t got = ::recv(conn.fd(), in.data(), in.size(), 0);
-            if (got > 0) {
-                auto data = std::span<const std::uint8_t>(in.data(), static_cast<std::size_t>(got));
-                if (echoed() + data.size() > r.sent) {
-                    // More came back than went out: check what could be legitimate first, so
-                    // a wrong byte is reported where it is.
-                    std::uint64_t fits = r.sent - echoed();
-                    checker.consume(data.first(static_cast<std::size_t>(fits)));
-                    r.first_bad = checker.first_bad() ? checker.first_bad() : std::optional(base + r.sent);
-                    return finish("received more bytes than were sent (" +
-                                  std::to_string(echoed() + data.size() - fits) + " > " +
-                                  std::to_string(r.sent) + "): duplicated or invented bytes");
-                }
-                if (!checker.consume(data)) {
-                    r.first_bad = checker.first_bad();
-                    return finish(checker.describe_bad());
-                }
-            } else if (got == 0) {
-                eof = true;
-                if (echoed() < options.bytes)
-                    return finish("the server closed the connection (EOF) after echoing " +
-                                  std::to_string(echoed()) + " of " + std::to_string(options.bytes) +
-                                  " bytes");
-            } else if (errno != EINTR && errno != EAGAIN) {
-                int e = errno;
-                return finish(op_failure("recv", e) + (options.expect_eof && echoed() >= options.bytes
-                                                           ? ": a reset instead of a clean EOF"
-                                                           : ""));
-            }
-        }
-        if (want_write && (revents & POLLOUT)) {
-            if (out_pos == out_len) {
-                out_len =
-                    static_cast<std::size_t>(std::min<std::uint64_t>(options.chunk, options.bytes - r.sent));
-                pattern.fill(base + r.sent, std::span(out.data(), out_len));
-                out_pos = 0;
-            }
-            ssize_t n = ::send(conn.fd(), out.data() + out_pos, out_len - out_pos, MSG_NOSIGNAL);
-            if (n > 0) {
-                out_pos += static_cast<std::size_t>(n);
-                r.sent += static_cast<std::uint64_t>(n);
-                if (out_pos == out_len) out_pos = out_len = 0;
-            } else if (n < 0 && errno != EINTR && errno != EAGAIN) {
-                return finish(op_failure("send", errno) + " after " + std::to_string(r.sent) + " bytes");
-            }
-        }
-    }
-    r.completed = true;
-    return finish("");
+    return "first difference at byte " + std::to_string(i) + ": expected " + byte(want, i) + ", got " +
+           byte(got, i) + " (" + std::to_string(got.size()) + " bytes received, " +
+           std::to_string(want.size()) + " expected)";
 }
 
 }  // namespace harness

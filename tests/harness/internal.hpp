@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "harness.hpp"
+#include "harness/time.hpp"
 
 namespace harness::internal {
 

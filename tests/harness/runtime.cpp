@@ -1,4 +1,6 @@
-// Time bounds, the watchdog and the registries it acts on.
+// Deadlines, the watchdog and the registries it acts on.
+#include "harness/case.hpp"
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -7,16 +9,14 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
 
-#include "internal.hpp"
+#include "harness/internal.hpp"
 
 namespace harness {
 namespace {
@@ -65,24 +65,7 @@ void ensure_thread() {
 
 }  // namespace
 
-// ------------------------------------------------------------------ time
-
-double time_scale() {
-    static const double scale = [] {
-        const char* text = std::getenv("EVLOOP_TEST_TIME_SCALE");
-        if (!text || !*text) return 1.0;
-        char* end = nullptr;
-        double v = std::strtod(text, &end);
-        if (*end != '\0' || !(v > 0) || !std::isfinite(v)) return 1.0;
-        return v;
-    }();
-    return scale;
-}
-
-milliseconds scaled(milliseconds bound) {
-    return milliseconds(
-        static_cast<std::int64_t>(std::ceil(static_cast<double>(bound.count()) * time_scale())));
-}
+// ------------------------------------------------------------------ deadlines
 
 Clock::time_point Deadline::when() const {
     Clock::time_point case_at;
@@ -135,17 +118,21 @@ bool watchdog_fired() {
     return g_fired;
 }
 
-void init_process() {
-    // A write to a socket the server has reset must fail with EPIPE, not kill the suite.
+void prepare_client_process() {
+    // A write to a socket the server has reset must fail with EPIPE, not kill the client.
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ignore, nullptr);
-    // The scale cases open thousands of client sockets.
+    // The scale cases and the benchmark's hold mode open thousands of client sockets.
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
         setrlimit(RLIMIT_NOFILE, &limit);
     }
+}
+
+void init_process() {
+    prepare_client_process();
     ensure_thread();
 }
 

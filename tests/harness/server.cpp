@@ -1,5 +1,6 @@
 // Starting, watching and stopping a server process.
-#include <dirent.h>
+#include "harness/server.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,12 +14,11 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
-#include "internal.hpp"
+#include "harness/internal.hpp"
+#include "harness/proc.hpp"
 
 namespace harness {
 namespace {
@@ -128,14 +128,6 @@ ExitStatus decode(int status) {
         s.signal = WTERMSIG(status);
     }
     return s;
-}
-
-std::string read_file(const std::string& path, bool* ok) {
-    std::ifstream in(path);
-    *ok = static_cast<bool>(in);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 }  // namespace
@@ -376,47 +368,25 @@ void Server::kill() {
 }
 
 double Server::cpu_seconds() {
-    bool ok = false;
-    std::string stat = read_file("/proc/" + std::to_string(impl_->pid) + "/stat", &ok);
-    if (!ok || impl_->status) throw Failure("server has exited: cannot read its CPU time");
-    // The command name in parentheses may contain spaces: count fields after the last ')'.
-    std::istringstream in(stat.substr(stat.rfind(')') + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && in >> field; ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    auto v = impl_->status ? std::nullopt : proc::cpu_seconds(impl_->pid);
+    if (!v) throw Failure("server has exited: cannot read its CPU time");
+    return *v;
 }
 
 std::size_t Server::rss_bytes() {
-    bool ok = false;
-    std::string status = read_file("/proc/" + std::to_string(impl_->pid) + "/status", &ok);
-    if (!ok || impl_->status) throw Failure("server has exited: cannot read its RSS");
-    auto at = status.find("VmRSS:");
-    if (at == std::string::npos) throw Failure("no VmRSS in /proc/PID/status (a zombie?)");
-    return std::stoull(status.substr(at + 6)) * 1024;
+    auto v = impl_->status ? std::nullopt : proc::rss_bytes(impl_->pid);
+    if (!v) throw Failure("server has exited (or is a zombie): cannot read its RSS");
+    return *v;
 }
 
 int Server::fd_count() {
-    if (impl_->status) throw Failure("server has exited: cannot count its descriptors");
-    std::string dir_path = "/proc/" + std::to_string(impl_->pid) + "/fd";
-    DIR* dir = ::opendir(dir_path.c_str());
-    if (!dir) throw Failure("cannot open " + dir_path + ": " + internal::errno_name(errno));
-    int count = 0;
-    while (dirent* e = ::readdir(dir))
-        if (e->d_name[0] != '.') ++count;
-    ::closedir(dir);
-    return count;
+    auto v = impl_->status ? std::nullopt : proc::fd_count(impl_->pid);
+    if (!v) throw Failure("server has exited: cannot count its descriptors");
+    return *v;
 }
 
 char Server::proc_state() {
-    bool ok = false;
-    std::string stat = read_file("/proc/" + std::to_string(impl_->pid) + "/stat", &ok);
-    auto paren = stat.rfind(')');
-    if (!ok || paren == std::string::npos || paren + 2 >= stat.size()) return '?';
-    return stat[paren + 2];
+    return proc::state(impl_->pid);
 }
 
 bool Server::wait_for_state(char state, Duration timeout) {
@@ -431,23 +401,7 @@ bool Server::wait_for_state(char state, Duration timeout) {
 }
 
 bool Server::asleep() {
-    if (impl_->status) return false;
-    std::string dir_path = "/proc/" + std::to_string(impl_->pid) + "/task";
-    DIR* dir = ::opendir(dir_path.c_str());
-    if (!dir) return false;
-    bool all = true, any = false;
-    while (dirent* e = ::readdir(dir)) {
-        if (e->d_name[0] == '.') continue;
-        bool ok = false;
-        std::string stat = read_file(dir_path + "/" + e->d_name + "/stat", &ok);
-        auto paren = stat.rfind(')');
-        // A thread that ended since readdir has no stat: it is not running either.
-        if (!ok || paren == std::string::npos || paren + 2 >= stat.size()) continue;
-        any = true;
-        if (stat[paren + 2] != 'S') all = false;
-    }
-    ::closedir(dir);
-    return any && all;
+    return !impl_->status && proc::all_threads_asleep(impl_->pid);
 }
 
 double Server::cpu_fraction_over(Duration interval) {

@@ -1,20 +1,15 @@
-// Many scripted clients driven from one thread with epoll.
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+// Scripted clients on the client driver: each script step by step, timers for pauses and
+// stalls, a connect ramp and a cap on open connections.
+#include "harness/swarm.hpp"
 
-#include <cerrno>
+#include <algorithm>
 #include <queue>
 
-#include "internal.hpp"
+#include "harness/driver.hpp"
+#include "harness/internal.hpp"
 
 namespace harness {
 namespace {
-
-// Reads and writes per readiness event, so one fast client cannot starve the others.
-constexpr int kOpsPerEvent = 4;
 
 const char* step_name(Step::Kind k) {
     switch (k) {
@@ -42,21 +37,17 @@ const char* step_name(Step::Kind k) {
 
 enum class State { pending, connecting, running, done, failed };
 
+// Where a client is in its script; what it has sent and received is the driver's Stream.
 struct Client {
     State state = State::pending;
-    int fd = -1;
-    std::uint32_t mask = 0;
     std::size_t step = 0;
     bool step_started = false;
-    std::uint64_t sent = 0;
-    std::uint64_t send_target = 0;
     std::uint64_t recv_goal = 0;
     int trips = 0;
     bool shut = false;
     bool eof = false;
     bool retry_connect = false;  // a unix connect refused with EAGAIN, to try again
     Clock::time_point connect_start, trip_start, pause_until, last_write;
-    PatternChecker checker{Pattern(1)};
 };
 
 struct Timer {
@@ -65,46 +56,27 @@ struct Timer {
     bool operator>(const Timer& o) const { return at > o.at; }
 };
 
-class Driver {
+class Run final : Driver::Handler {
 public:
-    Driver(const common::Address& address, const std::vector<Script>& scripts, const SwarmOptions& options,
-           const std::function<bool()>& tick)
-        : address_(address),
-          scripts_(scripts),
+    Run(const common::Address& address, const std::vector<Script>& scripts, const SwarmOptions& options,
+        const std::function<bool()>& tick)
+        : scripts_(scripts),
           options_(options),
           tick_(tick),
           clients_(scripts.size()),
-          scratch_(std::max<std::size_t>(options.chunk, 4096)) {
+          driver_(address, scripts.size(), *this,
+                  {.chunk = options.chunk, .read_buffer = std::max<std::size_t>(options.chunk, 4096)}) {
         result_.clients.resize(scripts.size());
-        for (std::size_t i = 0; i < scripts.size(); ++i) {
-            std::uint64_t seed = scripts[i].seed ? scripts[i].seed : i + 1;
-            clients_[i].checker = PatternChecker(Pattern(seed));
-        }
-    }
-
-    ~Driver() {
-        for (auto& c : clients_)
-            close_fd(c);
-        if (epoll_ >= 0) ::close(epoll_);
     }
 
     SwarmResult run() {
         auto start = Clock::now();
-        epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-        if (epoll_ < 0) throw Failure("epoll_create1: " + internal::errno_name(errno));
-        std::vector<epoll_event> events(1024);
         while (finished_ < clients_.size()) {
             internal::check_watchdog();
             if (options_.deadline.expired()) break;
             if (options_.stop_on_failure && result_.failed) break;
             start_clients(start);
-            int n = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), wait_ms(start));
-            if (n < 0 && errno != EINTR) throw Failure("epoll_wait: " + internal::errno_name(errno));
-            for (int i = 0; i < n; ++i) {
-                Client& c = clients_[events[i].data.u64];
-                if (c.state == State::connecting) finish_connect(events[i].data.u64);
-                if (c.state == State::running) drive(events[i].data.u64);
-            }
+            driver_.poll(wait_ms(start));
             fire_timers();
             if (tick_ && !tick_()) {
                 stopped_ = true;
@@ -124,12 +96,47 @@ public:
                                       : "deadline passed during " + where(i);
                 fail(i, why);
             }
+            result_.clients[i].sent = driver_.stream(i).sent;
+            result_.clients[i].received = driver_.stream(i).received;
         }
         result_.elapsed = Clock::now() - start;
         return std::move(result_);
     }
 
 private:
+    // ---------------------------------------------------------------- Driver::Handler
+
+    void connected(std::size_t i) override {
+        Client& c = clients_[i];
+        auto t = Clock::now() - c.connect_start;
+        result_.clients[i].connect_time = t;
+        result_.connects.add(t);
+        c.state = State::running;
+        c.last_write = Clock::now();
+        drive(i);
+    }
+
+    void progressed(std::size_t i, std::uint64_t sent, std::uint64_t) override {
+        if (sent > 0) clients_[i].last_write = Clock::now();
+        drive(i);
+    }
+
+    // An EOF from the server is only right after our own shutdown, or where the script
+    // expects it; the driver has already checked that every byte came back.
+    void ended(std::size_t i) override {
+        clients_[i].eof = true;
+        if (!eof_expected(i)) return fail(i, "the server closed the connection (EOF) during " + where(i));
+        drive(i);
+    }
+
+    void failed(std::size_t i, Fault fault, const std::string& detail) override {
+        fail(i, fault == Fault::connect || fault == Fault::mismatch || fault == Fault::extra
+                    ? detail
+                    : detail + " during " + where(i));
+    }
+
+    // ---------------------------------------------------------------- starting clients
+
     int wait_ms(Clock::time_point start) {
         auto now = Clock::now();
         auto until = options_.deadline.when();
@@ -151,71 +158,26 @@ private:
                 double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
                 if (static_cast<double>(next_) > elapsed * options_.connects_per_second) break;
             }
-            start_connect(next_++);
+            std::size_t i = next_++;
+            clients_[i].connect_start = Clock::now();
+            clients_[i].state = State::connecting;
+            ++open_;
+            result_.peak_open = std::max(result_.peak_open, open_);
+            attempt_connect(i);
         }
-    }
-
-    void start_connect(std::size_t i) {
-        Client& c = clients_[i];
-        const ConnectOptions& o = scripts_[i].connect;
-        c.connect_start = Clock::now();
-        c.fd = ::socket(address_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (c.fd < 0) return fail(i, "socket: " + internal::errno_name(errno));
-        internal::register_socket(c.fd);
-        ++open_;
-        result_.peak_open = std::max(result_.peak_open, open_);
-        if (o.rcvbuf > 0) ::setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &o.rcvbuf, sizeof o.rcvbuf);
-        if (o.sndbuf > 0) ::setsockopt(c.fd, SOL_SOCKET, SO_SNDBUF, &o.sndbuf, sizeof o.sndbuf);
-        if (o.nodelay) {
-            int one = 1;
-            ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-        c.state = State::connecting;
-        attempt_connect(i);
     }
 
     void attempt_connect(std::size_t i) {
         Client& c = clients_[i];
         c.retry_connect = false;
-        int rc = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&address_.storage), address_.length);
-        if (rc != 0 && errno == EAGAIN && address_.is_unix()) {
-            // A unix socket with a full backlog says EAGAIN and starts nothing (unix(7)).
-            // Kept out of the epoll set meanwhile: an unconnected unix socket reports HUP.
-            c.retry_connect = true;
+        std::uint64_t seed = scripts_[i].seed ? scripts_[i].seed : i + 1;
+        if (!driver_.open(i, seed, scripts_[i].connect)) {
+            c.retry_connect = true;  // the unix listen queue is full
             timers_.push({Clock::now() + milliseconds(2), i});
-            return;
         }
-        if (rc != 0 && errno != EINPROGRESS && errno != EINTR)
-            return fail(i, "connect: " + internal::errno_name(errno));
-        epoll_event ev{};
-        ev.events = EPOLLOUT;
-        ev.data.u64 = i;
-        if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, c.fd, &ev) != 0)
-            return fail(i, "epoll_ctl: " + internal::errno_name(errno));
-        c.mask = EPOLLOUT;
-        if (rc == 0) finish_connect(i);
     }
 
-    void finish_connect(std::size_t i) {
-        Client& c = clients_[i];
-        int err = 0;
-        socklen_t len = sizeof err;
-        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err == 0) {
-            // Still in progress: EPOLLOUT fired for something else (cannot happen for TCP).
-            sockaddr_storage peer{};
-            socklen_t plen = sizeof peer;
-            if (::getpeername(c.fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0 && errno == ENOTCONN)
-                return;
-        }
-        if (err != 0) return fail(i, "connect: " + internal::errno_name(err));
-        auto t = Clock::now() - c.connect_start;
-        result_.clients[i].connect_time = t;
-        result_.connects.add(t);
-        c.state = State::running;
-        c.last_write = Clock::now();
-        drive(i);
-    }
+    // ---------------------------------------------------------------- the script
 
     bool reading(const Client& c, const Step* s) const {
         if (c.eof) return false;
@@ -230,8 +192,6 @@ private:
         }
     }
 
-    // An EOF from the server is only right after our own shutdown or close, and only
-    // once every byte sent has come back.
     bool eof_expected(std::size_t i) const {
         const Client& c = clients_[i];
         if (c.shut) return true;
@@ -259,96 +219,46 @@ private:
         std::string s = c.step < steps.size() ? std::string("step ") + std::to_string(c.step) + " (" +
                                                     step_name(steps[c.step].kind) + ")"
                                               : std::string("the final close");
-        return s + ": sent " + std::to_string(c.sent) + ", echoed " + std::to_string(c.checker.offset());
+        return s + ": sent " + std::to_string(driver_.stream(i).sent) + ", echoed " +
+               std::to_string(driver_.stream(i).received);
     }
 
-    // Returns false when the client failed.
-    bool read_some(std::size_t i) {
-        Client& c = clients_[i];
-        for (int k = 0; k < kOpsPerEvent; ++k) {
-            ssize_t n = ::recv(c.fd, scratch_.data(), scratch_.size(), 0);
-            if (n > 0) {
-                auto data = std::span<const std::uint8_t>(scratch_.data(), static_cast<std::size_t>(n));
-                if (c.checker.offset() + data.size() > c.sent) {
-                    fail(i, "received more bytes than were sent (" +
-                                std::to_string(c.checker.offset() + data.size()) + " > " +
-                                std::to_string(c.sent) + "): duplicated or foreign bytes");
-                    return false;
-                }
-                if (!c.checker.consume(data)) {
-                    fail(i, c.checker.describe_bad());
-                    return false;
-                }
-                result_.clients[i].received = c.checker.offset();
-                continue;
-            }
-            if (n == 0) {
-                c.eof = true;
-                if (!eof_expected(i)) {
-                    fail(i, "the server closed the connection (EOF) during " + where(i));
-                    return false;
-                }
-                if (c.checker.offset() < c.sent) {
-                    fail(i, "the server closed the connection (EOF) before echoing everything: " + where(i));
-                    return false;
-                }
-                return true;
-            }
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) return true;
-            fail(i, "recv: " + internal::errno_name(errno) + " during " + where(i));
-            return false;
-        }
-        return true;
-    }
-
-    bool write_some(std::size_t i) {
-        Client& c = clients_[i];
-        Pattern pattern(seed_of(i));
-        for (int k = 0; k < kOpsPerEvent && c.sent < c.send_target; ++k) {
-            std::size_t n =
-                static_cast<std::size_t>(std::min<std::uint64_t>(scratch_.size(), c.send_target - c.sent));
-            pattern.fill(c.sent, std::span(scratch_.data(), n));
-            ssize_t w = ::send(c.fd, scratch_.data(), n, MSG_NOSIGNAL);
-            if (w > 0) {
-                c.sent += static_cast<std::uint64_t>(w);
-                c.last_write = Clock::now();
-                result_.clients[i].sent = c.sent;
-                continue;
-            }
-            if (w < 0 && errno == EINTR) continue;
-            if (w < 0 && errno == EAGAIN) return true;
-            fail(i, "send: " + internal::errno_name(errno) + " during " + where(i));
-            return false;
-        }
-        return true;
-    }
-
-    std::uint64_t seed_of(std::size_t i) const { return scripts_[i].seed ? scripts_[i].seed : i + 1; }
-
+    // Runs the script as far as it can go now; called after every event on the client.
     void drive(std::size_t i) {
         Client& c = clients_[i];
         const auto& steps = scripts_[i].steps;
+        const Stream& st = driver_.stream(i);
         for (;;) {
             if (c.state != State::running) return;
             const Step* s = c.step < steps.size() ? &steps[c.step] : nullptr;
-            if (reading(c, s) && !read_some(i)) return;
-            if (!s) return finish(i, false);
+            if (!s || s->kind == Step::Kind::close || s->kind == Step::Kind::reset) {
+                // What has come back so far is checked before the connection goes.
+                bool eof = false;
+                if (reading(c, s) && !driver_.read_now(i, &eof)) return;
+                if (eof) {
+                    c.eof = true;
+                    if (!eof_expected(i))
+                        return fail(i, "the server closed the connection (EOF) during " + where(i));
+                }
+                return finish(i, s && s->kind == Step::Kind::reset);
+            }
             auto now = Clock::now();
             if (!c.step_started) {
                 c.step_started = true;
                 switch (s->kind) {
-                    case Step::Kind::send:
                     case Step::Kind::push:
-                        c.send_target = c.sent + s->bytes;
+                        c.last_write = now;
+                        [[fallthrough]];
+                    case Step::Kind::send:
+                        if (!driver_.send_until(i, st.sent + s->bytes)) return;
                         break;
                     case Step::Kind::expect:
                         c.recv_goal += s->bytes;
                         break;
                     case Step::Kind::round_trip:
                         c.trips = 0;
-                        c.send_target = c.sent + s->bytes;
                         c.trip_start = now;
+                        if (!driver_.send_until(i, st.sent + s->bytes)) return;
                         break;
                     case Step::Kind::pause:
                         c.pause_until = now + s->pause;
@@ -356,32 +266,31 @@ private:
                     default:
                         break;
                 }
-                if (s->kind == Step::Kind::push) c.last_write = now;
             }
             bool done = false;
             switch (s->kind) {
                 case Step::Kind::send:
-                    if (!write_some(i)) return;
-                    done = c.sent == c.send_target;
+                    done = st.sent == st.limit;
                     break;
                 case Step::Kind::push:
-                    if (!write_some(i)) return;
-                    done = c.sent == c.send_target || now - c.last_write >= s->pause;
-                    if (!done) timers_.push({c.last_write + s->pause, i});
+                    done = st.sent == st.limit || now - c.last_write >= s->pause;
+                    if (done)
+                        driver_.send_until(i, st.sent);  // what the server did not take stays unsent
+                    else
+                        timers_.push({c.last_write + s->pause, i});
                     break;
                 case Step::Kind::expect:
-                    done = c.checker.offset() >= c.recv_goal;
+                    done = st.received >= c.recv_goal;
                     break;
                 case Step::Kind::round_trip:
-                    if (!write_some(i)) return;
-                    if (c.sent == c.send_target && c.checker.offset() >= c.send_target) {
+                    if (st.sent == st.limit && st.received >= st.limit) {
                         result_.round_trips.add(Clock::now() - c.trip_start);
-                        c.recv_goal = c.send_target;
+                        c.recv_goal = st.limit;
                         if (++c.trips == s->count) {
                             done = true;
                         } else {
-                            c.send_target += s->bytes;
                             c.trip_start = Clock::now();
+                            if (!driver_.send_until(i, st.limit + s->bytes)) return;
                             continue;
                         }
                     }
@@ -391,8 +300,7 @@ private:
                     if (!done) timers_.push({c.pause_until, i});
                     break;
                 case Step::Kind::shutdown_write:
-                    if (::shutdown(c.fd, SHUT_WR) != 0)
-                        return fail(i, "shutdown(SHUT_WR): " + internal::errno_name(errno));
+                    if (!driver_.shutdown_write(i)) return;
                     c.shut = true;
                     done = true;
                     break;
@@ -400,33 +308,14 @@ private:
                     done = c.eof;
                     break;
                 case Step::Kind::close:
-                    return finish(i, false);
                 case Step::Kind::reset:
-                    return finish(i, true);
+                    break;  // handled above
             }
             if (!done) break;
             ++c.step;
             c.step_started = false;
         }
-        update_mask(i);
-    }
-
-    void update_mask(std::size_t i) {
-        Client& c = clients_[i];
-        const auto& steps = scripts_[i].steps;
-        const Step* s = c.step < steps.size() ? &steps[c.step] : nullptr;
-        std::uint32_t mask = reading(c, s) ? std::uint32_t{EPOLLIN} : 0u;
-        if (s &&
-            (s->kind == Step::Kind::send || s->kind == Step::Kind::push ||
-             s->kind == Step::Kind::round_trip) &&
-            c.sent < c.send_target)
-            mask |= std::uint32_t{EPOLLOUT};
-        if (mask == c.mask) return;
-        epoll_event ev{};
-        ev.events = mask;
-        ev.data.u64 = i;
-        ::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
-        c.mask = mask;
+        driver_.set_reading(i, reading(c, c.step < steps.size() ? &steps[c.step] : nullptr));
     }
 
     void fire_timers() {
@@ -441,46 +330,33 @@ private:
         }
     }
 
-    void close_fd(Client& c) {
-        if (c.fd < 0) return;
-        ::epoll_ctl(epoll_, EPOLL_CTL_DEL, c.fd, nullptr);
-        internal::close_socket(c.fd);
-        c.fd = -1;
-        --open_;
-    }
-
     void finish(std::size_t i, bool reset) {
-        Client& c = clients_[i];
-        if (reset) {
-            linger abort{1, 0};
-            ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-        }
-        close_fd(c);
-        c.state = State::done;
+        driver_.close(i, reset);
+        clients_[i].state = State::done;
         result_.clients[i].done = true;
         ++result_.completed;
         ++finished_;
+        --open_;
     }
 
     void fail(std::size_t i, std::string why) {
         Client& c = clients_[i];
-        close_fd(c);
+        driver_.close(i);
         if (c.state == State::done || c.state == State::failed) return;
         c.state = State::failed;
         result_.clients[i].error = std::move(why);
         ++result_.failed;
         ++finished_;
+        --open_;
     }
 
-    const common::Address& address_;
     const std::vector<Script>& scripts_;
     const SwarmOptions& options_;
     const std::function<bool()>& tick_;
     std::vector<Client> clients_;
-    std::vector<std::uint8_t> scratch_;
+    Driver driver_;
     std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
     SwarmResult result_;
-    int epoll_ = -1;
     std::size_t next_ = 0, open_ = 0, finished_ = 0;
     bool stopped_ = false;
 };
@@ -509,8 +385,8 @@ std::size_t Swarm::add(Script script) {
 }
 
 SwarmResult Swarm::run(const SwarmOptions& options) {
-    Driver driver(address_, scripts_, options, tick_);
-    return driver.run();
+    Run run(address_, scripts_, options, tick_);
+    return run.run();
 }
 
 }  // namespace harness

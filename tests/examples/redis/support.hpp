@@ -11,7 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "harness.hpp"
+#include "harness/server.hpp"
+#include "harness/time.hpp"
 
 namespace redis_test {
 

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -16,16 +15,6 @@
 #include "doctest/doctest.h"
 
 namespace t {
-
-double scale() {
-    const char* s = std::getenv("EVLOOP_TEST_TIME_SCALE");
-    double v = s ? std::atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
-}
-
-ms scaled(ms bound) {
-    return ms(static_cast<long>(static_cast<double>(bound.count()) * scale()));
-}
 
 std::vector<evloop::Backend> backends() {
     return evloop::available_backends();

@@ -1,6 +1,6 @@
 // What the evloop unit tests share: a server running on a thread of its own, a blocking
 // client with bounded waits, a thread-safe event log, and time bounds scaled by
-// EVLOOP_TEST_TIME_SCALE.
+// EVLOOP_TEST_TIME_SCALE (the test-support library's scaled(), as in the conformance suite).
 #pragma once
 
 #include <atomic>
@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "evloop/evloop.hpp"
+#include "harness/time.hpp"
 
 namespace t {
 
@@ -28,8 +29,7 @@ inline constexpr int kNoSigPipe = 0;  // main() ignores SIGPIPE instead
 using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
 
-double scale();
-ms scaled(ms bound);
+using harness::scaled;
 
 // Every backend compiled in; each API test runs once per backend.
 std::vector<evloop::Backend> backends();

@@ -54,6 +54,8 @@
 #include <string_view>
 #include <vector>
 
+#include <evloop/version.hpp>  // also EVLOOP_EXPORT
+
 namespace evloop {
 
 using Duration = std::chrono::nanoseconds;
@@ -108,7 +110,7 @@ class Conn;
 // handle whose connection has closed reaches nobody, even when the fd number has been
 // reused: every connection of a server has its own generation number, so handles compare
 // and hash by it and can key a map.
-class Handle {
+class EVLOOP_EXPORT Handle {
 public:
     Handle() = default;
     // A data event with no new bytes: `in` holds only what the connection kept (often
@@ -145,7 +147,7 @@ private:
 // For UDP a Conn stands for one datagram: write() builds the one reply datagram,
 // context() is empty for every datagram (UDP keeps no per-peer state: key your own map
 // by remote_addr() if you need some), and the stream-only calls do nothing.
-class Conn {
+class EVLOOP_EXPORT Conn {
 public:
     // Sends at once when nothing is queued; whatever the kernel does not take is queued and
     // written as the socket drains. Writes after close(), reset() or shutdown_write() are
@@ -258,7 +260,7 @@ struct Options {
     bool trace = false;               // one stderr line per readiness event and syscall result
 };
 
-class Server {
+class EVLOOP_EXPORT Server {
 public:
     explicit Server(Events events, Options options = {});
     ~Server();
@@ -277,20 +279,20 @@ public:
     Error dial(const std::string& url, DialOptions options = {}, int loop = -1);
 
 private:
-    struct Impl;
+    struct EVLOOP_NO_EXPORT Impl;  // the internals stay out of a shared library's exports
     std::unique_ptr<Impl> impl_;
 };
 
 // Convenience: Server(events, options).serve(urls).
-Error serve(Events events, const std::vector<std::string>& urls, Options options = {});
+EVLOOP_EXPORT Error serve(Events events, const std::vector<std::string>& urls, Options options = {});
 
 // Backends compiled into this build, best first; "epoll", "kqueue" or "poll".
-std::vector<Backend> available_backends();
-const char* backend_name(Backend backend);
+EVLOOP_EXPORT std::vector<Backend> available_backends();
+EVLOOP_EXPORT const char* backend_name(Backend backend);
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit
 // (or the old one, unchanged, if raising failed).
-long raise_fd_limit();
+EVLOOP_EXPORT long raise_fd_limit();
 
 }  // namespace evloop
 

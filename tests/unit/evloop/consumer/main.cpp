@@ -1,5 +1,7 @@
 // Echo through an installed evloop: serve on a free port, connect, check the echo, stop.
-// Exit status 0 on success.
+// Exit status 0 on success. Built as C++17, the standard the header asks for, and with the
+// version the package reported (find_package or pkg-config) as EVLOOP_PACKAGE_VERSION: the
+// header's version macros, the package and the library that runs must all agree.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -11,7 +13,29 @@
 #include <string>
 #include <thread>
 
+#ifndef EVLOOP_PACKAGE_VERSION
+#error "build with -DEVLOOP_PACKAGE_VERSION=\"X.Y.Z\", the version find_package or pkg-config reported"
+#endif
+static_assert(__cplusplus == 201703L, "built as C++17: the package must not ask for a later standard");
+
+#define EVLOOP_CONSUMER_TEXT(x) #x
+#define EVLOOP_CONSUMER_STRING(x) EVLOOP_CONSUMER_TEXT(x)
+
+// The parts of the version agree with the string, which is the package's, which is the
+// library's: a program built against one evloop runs with that evloop.
+bool versions_agree() {
+    const std::string parts = EVLOOP_CONSUMER_STRING(EVLOOP_VERSION_MAJOR) "." EVLOOP_CONSUMER_STRING(
+        EVLOOP_VERSION_MINOR) "." EVLOOP_CONSUMER_STRING(EVLOOP_VERSION_PATCH);
+    bool ok = parts == EVLOOP_VERSION_STRING &&
+              std::string(EVLOOP_PACKAGE_VERSION) == EVLOOP_VERSION_STRING &&
+              std::string(evloop::version()) == EVLOOP_VERSION_STRING;
+    std::printf("evloop-consumer: header %s (%s), package %s, library %s: %s\n", EVLOOP_VERSION_STRING,
+                parts.c_str(), EVLOOP_PACKAGE_VERSION, evloop::version(), ok ? "ok" : "MISMATCH");
+    return ok;
+}
+
 int main() {
+    if (!versions_agree()) return 1;
     evloop::Events events;
     evloop::Server* server = nullptr;
     int port = 0;
