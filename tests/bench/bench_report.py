@@ -3,6 +3,7 @@
 from html import escape
 
 import http_bench
+import redis_bench
 
 NA = "n/a"
 
@@ -244,6 +245,7 @@ def markdown(data):
                 "so measurements that need concurrent connections do not apply."]
     out += ["", *targets(data), "", *targets_stage05(data)]
     out += http_bench.markdown(data.get("http"))
+    out += redis_bench.report_lines(data)
     if data["failures"]:
         out += ["", "**Failures** (echo-bench found errors, or the server misbehaved):", ""]
         out += [f"- {f}" for f in data["failures"]]

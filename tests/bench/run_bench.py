@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_report  # noqa: E402
 import http_bench  # noqa: E402
+import redis_bench  # noqa: E402
 
 # The servers found in the build's bin directory, in ladder order. Stage 01 serves one
 # client at a time by design, so only single-connection measurements apply to it.
@@ -440,7 +441,8 @@ def raise_fd_limit():
 def run(args):
     servers = discover(args)
     want_http = not args.only or "http" in args.only.split(",")
-    if not servers and not want_http:
+    want_redis = not args.only or "redis" in args.only.split(",")
+    if not servers and not want_http and not want_redis:
         sys.exit("bench: no servers to measure")
     if servers and not Path(args.bin, "echo-bench").exists():
         sys.exit(f"bench: {args.bin}/echo-bench not found: build the echo-bench target first")
@@ -471,6 +473,7 @@ def run(args):
         res["noread"] = bench.noread(spec)
         del res["rounds"]
     http = http_bench.run(bench, args.bin, args.rounds, args.duration) if want_http else None
+    redis = redis_bench.measure(bench, args.bin, args.rounds, log) if want_redis else None
 
     return {
         "machine": {**machine(), "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
@@ -487,6 +490,7 @@ def run(args):
         "one_at_a_time": [s["name"] for s in servers if s["one_at_a_time"]],
         "results": results,
         "http": http,
+        "redis": redis,
         "failures": bench.failures,
     }
 
@@ -503,7 +507,8 @@ def main():
     p.add_argument("--baseline", default="libuv", help="the server the ratios compare with")
     p.add_argument("--server", action="append", default=[], metavar="NAME=COMMAND",
                    help="another server: a contract server's command, or one with {port} in it")
-    p.add_argument("--only", help="comma-separated server names to run; 'http' for the HTTP rows")
+    p.add_argument("--only", help="comma-separated server names to run; 'http' for the HTTP rows, 'redis' for "
+                   "the redis-benchmark rows")
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="let the scheduler place server and client (default: pinned to two CPUs)")
     p.add_argument("--report-only", metavar="RAW", help="rewrite the report from a saved --raw file")
