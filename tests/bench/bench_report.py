@@ -3,6 +3,7 @@
 from html import escape
 
 import http_bench
+import redis_bench
 
 NA = "n/a"
 
@@ -57,7 +58,9 @@ def stamp(data):
     m, c = data["machine"], data["conditions"]
     pin = (f"server pinned to CPU {c['server_cpu']}, echo-bench to CPU {c['client_cpu']}" if c["pinned"]
            else "server and echo-bench not pinned (one CPU)")
-    return (f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Linux {m['kernel']}; {pin}; "
+    load = (f"; load average {m['load'][0]:.2f} when it started and {m['load'][1]:.2f} when it ended"
+            if m.get("load") else "")
+    return (f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Linux {m['kernel']}; {pin}{load}; "
             f"medians of {c['rounds']} rounds of {c['duration_s']} s after {c['warmup_s']} s of warm-up, "
             f"each server started fresh for each run; every echoed byte verified.")
 
@@ -76,11 +79,29 @@ def syscall_cell(data, server, key):
     if s is None:
         return NA
     parts = f"{s['read']:.2f} r + {s['write']:.2f} w + {s['wait']:.2f} wait"
+    if s.get("ring", 0) >= 0.005:
+        parts += f" + {s['ring']:.2f} io_uring_enter"
     if s["other"] >= 0.005:
         named = sorted(s.get("others", {}).items(), key=lambda kv: -kv[1])
         top = ", ".join(f"{name} {n:.2f}" for name, n in named[:2] if n >= 0.005)
         parts += f" + {s['other']:.2f} other" + (f": {top}" if top else "")
     return f"{s['total']:.2f} ({parts})"
+
+
+def ratio_row(data, rows, server, label, other, measurement, key, need, lower_is_better=False):
+    """A target on the ratio server / other, measured in this run: at least `need`, or at
+    most `need` when lower is better."""
+    if other not in data["servers"]:
+        rows.append((label, f"{other} not measured", "unmeasured"))
+        return
+    a, b = get(data, server, measurement, key), get(data, other, measurement, key)
+    if a is None or b is None or not b:
+        rows.append((label, NA, "unmeasured"))
+        return
+    r = a / b
+    met = r <= need if lower_is_better else r >= need
+    status = "met" if met else f"missed by {abs(r - need) / need * 100:.0f}%"
+    rows.append((label, f"{r:.2f}×", status))
 
 
 def targets(data):
@@ -90,16 +111,7 @@ def targets(data):
     rows = []
 
     def versus(label, other, measurement, key, need):
-        if other not in data["servers"]:
-            rows.append((label, f"{other} not measured", "unmeasured"))
-            return
-        a, b = get(data, "stage04", measurement, key), get(data, other, measurement, key)
-        if a is None or b is None or not b:
-            rows.append((label, NA, "unmeasured"))
-            return
-        r = a / b
-        status = "met" if r >= need else f"missed by {(need - r) / need * 100:.0f}%"
-        rows.append((label, f"{r:.2f}×", status))
+        ratio_row(data, rows, "stage04", label, other, measurement, key, need)
 
     versus("ping, 50 conns: messages/s ≥ 1.0× libuv", "libuv", "ping50", "messages_per_s", 1.0)
     versus("ping, 50 conns: messages/s ≥ 1.0× libevent", "libevent", "ping50", "messages_per_s", 1.0)
@@ -230,6 +242,26 @@ def relays(data):
     return out
 
 
+def targets_stage05(data):
+    """Stage 05's targets, each as measured in this run: under one system call per echo,
+    cheaper in server CPU than stage 04, and at least its stream rate."""
+    if "stage05" not in data["servers"]:
+        return ["stage05-echo was not built when this ran (or io_uring is refused here): its targets are "
+                "unmeasured."]
+    rows = []
+    s = get(data, "stage05", "sys50", "total")
+    rows.append(("ping, 50 conns: < 1.0 system calls per message, io_uring_enter counted", fmt(s, "calls"),
+                 NA if s is None else "met" if s < 1.0 else f"missed by {(s - 1.0) / 1.0 * 100:.0f}%"))
+    ratio_row(data, rows, "stage05", "ping, 50 conns: server CPU per message ≤ 0.85× stage04, lower is better",
+              "stage04", "ping50", "cpu_s_per_million", 0.85, lower_is_better=True)
+    ratio_row(data, rows, "stage05", "stream: MB/s ≥ 1.0× stage04", "stage04", "stream", "mb_per_s", 1.0)
+    ratio_row(data, rows, "stage05", "(context) ping, 50 conns: messages/s vs stage04", "stage04", "ping50",
+              "messages_per_s", 0.0)
+    lines = ["| target (stage05) | measured | status |", "|---|---:|---|"]
+    lines += [f"| {a} | {b} | {c if not a.startswith('(context)') else '—'} |" for a, b, c in rows]
+    return lines
+
+
 def markdown(data):
     base = data["baseline"]
     c = data["conditions"]
@@ -290,7 +322,8 @@ def markdown(data):
         "server's EOF; syscalls are counted "
         + (f"with {sys_tool} " if sys_tool else "")
         + f"over {c['syscall_runs']['sys1'][1]:,} (1 conn) and {c['syscall_runs']['sys50'][1]:,} (50 conns) "
-        "messages, r = read/readv/recv*, w = write/writev/send*, wait = epoll_wait/poll; RSS per idle "
+        "messages, r = read/readv/recv*, w = write/writev/send*, wait = epoll_wait/poll, io_uring_enter "
+        "(stage05's one call per turn, which submits and waits) on its own; RSS per idle "
         f"connection is the server's RSS growth with {c['hold_connections']:,} connections open and silent, "
         "divided by their number (kernel socket buffers are not in RSS); the last column is the server's "
         f"VmHWM after {c.get('noread_connections', 100)} clients have sent as fast as it took bytes for "
@@ -304,9 +337,10 @@ def markdown(data):
     if data["one_at_a_time"]:
         out += ["", f"n/a for {', '.join(data['one_at_a_time'])}: it serves one client at a time by design, "
                 "so measurements that need concurrent connections do not apply."]
-    out += ["", *targets(data)]
+    out += ["", *targets(data), "", *targets_stage05(data)]
     out += relays(data)
     out += http_bench.markdown(data.get("http"))
+    out += redis_bench.report_lines(data)
     if data["failures"]:
         out += ["", "**Failures** (echo-bench found errors, or the server misbehaved):", ""]
         out += [f"- {f}" for f in data["failures"]]
@@ -317,7 +351,7 @@ def markdown(data):
 
 STAGE, PEER = "#4878a8", "#a3a3a3"
 PARTS = [("read", "#4878a8", "read"), ("write", "#e49444", "write"), ("wait", "#6a9f58", "wait"),
-         ("other", "#b9b9b9", "other")]
+         ("ring", "#8c6bb1", "io_uring_enter"), ("other", "#b9b9b9", "other")]
 W, LABEL, BAR = 820, 110, 520
 THROUGHPUT = ("messages_per_s", "mb_per_s", "connects_per_s")
 
@@ -339,7 +373,8 @@ def svg(data):
     body = []
     m = data["machine"]
     body.append(text(12, 24, "echo servers side by side: every stage and two peers, one run", 16, "bold"))
-    body.append(text(12, 44, f"{m['date']} · {m['cpu']}, {m['cores']} cores · Linux {m['kernel']} · "
+    load = f" · load {m['load'][0]:.1f} to {m['load'][1]:.1f}" if m.get("load") else ""
+    body.append(text(12, 44, f"{m['date']} · {m['cpu']}, {m['cores']} cores · Linux {m['kernel']}{load} · "
                      f"medians of {c['rounds']} rounds · every echoed byte verified", 12, fill="#555"))
     for title, measurement, key, kind in panels:
         body.append(text(12, y, title, 13, "bold"))
@@ -362,7 +397,7 @@ def svg(data):
             elif isinstance(v, dict):
                 x = LABEL
                 for part, colour, _ in PARTS:
-                    w = BAR * v[part] / top
+                    w = BAR * v.get(part, 0) / top
                     body.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" fill="{colour}"/>')
                     x += w
                 body.append(text(x + 6, y + 14, fmt(v["total"], kind), 12))
@@ -381,7 +416,7 @@ def svg(data):
             for _, colour, name in PARTS:
                 body.append(f'<rect x="{x}" y="{y + 4}" width="10" height="10" fill="{colour}"/>')
                 body.append(text(x + 14, y + 13, name, 11))
-                x += 70
+                x += 30 + 7 * len(name)
             y += row
         y += 22
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{y}" viewBox="0 0 {W} {y}" '

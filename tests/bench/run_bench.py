@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_report  # noqa: E402
 import http_bench  # noqa: E402
+import redis_bench  # noqa: E402
 
 # The servers found in the build's bin directory, in ladder order. Stage 01 serves one
 # client at a time by design, so only single-connection measurements apply to it.
@@ -46,6 +47,7 @@ KNOWN = [
     ("stage02", "stage02-echo", False),
     ("stage03", "stage03-echo", False),
     ("stage04", "stage04-echo", False),
+    ("stage05", "stage05-echo", False),
     ("libuv", "libuv-echo", False),
     ("libevent", "libevent-echo", False),
 ]
@@ -82,6 +84,9 @@ backend echo
 READ_CALLS = {"read", "readv", "recvfrom", "recvmsg"}
 WRITE_CALLS = {"write", "writev", "sendto", "sendmsg"}
 WAIT_CALLS = {"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6"}
+# io_uring_enter submits a turn's requests and waits for completions: one system call that
+# stands for reads, writes and the wait at once, so it is counted as a kind of its own.
+RING_CALLS = {"io_uring_enter"}
 # Counted by name too, so that "other" can say what it is.
 OTHER_CALLS = {"epoll_ctl", "accept", "accept4", "close", "shutdown", "ioctl", "fcntl", "getsockopt",
                "setsockopt", "getsockname", "getpeername", "clock_gettime", "gettimeofday", "futex",
@@ -337,14 +342,14 @@ class SyscallCounter:
     def per_message(self, messages):
         if not messages:
             return None
-        group = {"read": 0, "write": 0, "wait": 0, "other": 0}
+        group = {"read": 0, "write": 0, "wait": 0, "ring": 0, "other": 0}
         for call, n in self.calls.items():
             key = ("read" if call in READ_CALLS else "write" if call in WRITE_CALLS
-                   else "wait" if call in WAIT_CALLS else "other")
+                   else "wait" if call in WAIT_CALLS else "ring" if call in RING_CALLS else "other")
             group[key] += n
         group["other"] += self.total - sum(self.calls.values())
         others = {c: n / messages for c, n in self.calls.items()
-                  if c not in READ_CALLS | WRITE_CALLS | WAIT_CALLS and n}
+                  if c not in READ_CALLS | WRITE_CALLS | WAIT_CALLS | RING_CALLS and n}
         return {"tool": self.tool, "messages": messages, "total": self.total / messages,
                 **{k: v / messages for k, v in group.items()}, "others": others}
 
@@ -366,7 +371,7 @@ class PerfCounter(SyscallCounter):
 
     def __enter__(self):
         d = next((d for d in self.EVENTS_DIR if os.path.isdir(d)), None)
-        names = READ_CALLS | WRITE_CALLS | WAIT_CALLS | OTHER_CALLS
+        names = READ_CALLS | WRITE_CALLS | WAIT_CALLS | RING_CALLS | OTHER_CALLS
         self.names = sorted(n for n in names if d and os.path.isdir(f"{d}/sys_enter_{n}"))
         events = ["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{n}" for n in self.names]
         self.dir = tempfile.mkdtemp(prefix="bench-perf-")
@@ -543,7 +548,8 @@ def run(args):
     servers = discover(args)
     relays, relay_backend = discover_relays(args)
     want_http = not args.only or "http" in args.only.split(",")
-    if not servers and not relays and not want_http:
+    want_redis = not args.only or "redis" in args.only.split(",")
+    if not servers and not relays and not want_http and not want_redis:
         sys.exit("bench: no servers to measure")
     if servers and not Path(args.bin, "echo-bench").exists():
         sys.exit(f"bench: {args.bin}/echo-bench not found: build the echo-bench target first")
@@ -551,6 +557,7 @@ def run(args):
     bench = Bench(args)
     bench.relay_backend = relay_backend
     started = time.monotonic()
+    load_before = os.getloadavg()[0]  # what else the machine was doing: rates mean little under load
     results = {s["name"]: {"rounds": {m: [] for m in MEASUREMENTS}} for s in servers}
     relay_results = {r["name"]: {"rounds": {m: [] for m in RELAY_MEASUREMENTS}} for r in relays}
 
@@ -588,9 +595,10 @@ def run(args):
         res["noread"] = bench.never_read(relay)
         del res["rounds"]
     http = http_bench.run(bench, args.bin, args.rounds, args.duration) if want_http else None
+    redis = redis_bench.measure(bench, args.bin, args.rounds, log) if want_redis else None
 
     return {
-        "machine": machine(),
+        "machine": {**machine(), "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]},
         "conditions": {
             "rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
             "pinned": bench.server_cpu is not None, "server_cpu": bench.server_cpu,
@@ -606,6 +614,7 @@ def run(args):
         "relays": [r["name"] for r in relays],
         "relay_results": relay_results,
         "http": http,
+        "redis": redis,
         "failures": bench.failures,
     }
 
@@ -623,7 +632,8 @@ def main():
     p.add_argument("--server", action="append", default=[], metavar="NAME=COMMAND",
                    help="another server: a contract server's command, or one with {port} in it")
     p.add_argument("--only", help="comma-separated names to run: servers (stage04, libuv, ...), relays "
-                                   "(direct, stage04-proxy, haproxy), and 'http' for the HTTP rows")
+                                   "(direct, stage04-proxy, haproxy), 'http' for the HTTP rows, 'redis' for "
+                                   "the redis-benchmark rows")
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="let the scheduler place server and client (default: pinned to two CPUs)")
     p.add_argument("--report-only", metavar="RAW", help="rewrite the report from a saved --raw file")

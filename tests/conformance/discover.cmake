@@ -92,4 +92,7 @@ foreach(_line IN LISTS _lines)
            ${_server_args})
   set_tests_properties("${_name}" PROPERTIES LABELS "${_case_labels}" TIMEOUT ${_case_timeout}
                                              RUN_SERIAL ${_case_serial})
+  if(NOT EVLOOP_SKIP_WHEN STREQUAL "")
+    set_tests_properties("${_name}" PROPERTIES SKIP_REGULAR_EXPRESSION "${EVLOOP_SKIP_WHEN}")
+  endif()
 endforeach()

@@ -2,7 +2,8 @@
 //
 //   docs-check anchors ROOT [--update]             excerpts quoted in *.md == anchored code
 //   docs-check changes ROOT [--update]             stages/NN-*/CHANGES.diff == diff -u of the server.cpp
-//                                                  of the stage before (stage 04, a library, has none)
+//                                                  of the latest stage before with one (stage 04, a
+//                                                  library, has none, so stage 05's is from 03)
 //   docs-check matrix ROOT CONFORMANCE [--update]  the embedded matrix == echo-conformance --matrix
 //   docs-check links ROOT                          every relative link and #heading link resolves
 //   docs-check citations ROOT                      file:line citations name the line they quote
@@ -520,17 +521,21 @@ std::optional<std::string> apply_patch(const std::string& old_text, const std::s
 int check_changes(const std::string& root, bool update) {
     Problems problems;
     auto dirs = stage_dirs(root);
-    for (size_t i = 1; i < dirs.size(); ++i) {
-        std::string old_path = dirs[i - 1] + "/server.cpp", new_path = dirs[i] + "/server.cpp";
+    std::string base;  // the latest stage so far with one server.cpp
+    for (size_t i = 0; i < dirs.size(); ++i) {
+        std::string new_path = dirs[i] + "/server.cpp";
         std::string diff_path = dirs[i] + "/CHANGES.diff";
-        auto old_text = read_file(root + "/" + old_path);
+        std::string old_path = base.empty() ? "" : base + "/server.cpp";
         auto new_text = read_file(root + "/" + new_path);
+        auto old_text = old_path.empty() ? std::nullopt : read_file(root + "/" + old_path);
+        if (new_text) base = dirs[i];
         if (!old_text || !new_text) {
             // A stage without one server.cpp (stage 04 is a library) has no CHANGES.diff:
             // a diff between a program and a library's example would be all minus, all plus.
+            // The next single-file stage is diffed against the last one before it.
             if (exists(root + "/" + diff_path))
-                problems.report(diff_path,
-                                "no " + old_path + " and " + new_path + " pair to describe; remove it");
+                problems.report(diff_path, "no server.cpp pair to describe (" + new_path +
+                                               " and the one of " + "the stage before); remove it");
             continue;
         }
         if (update) {

@@ -301,6 +301,10 @@ std::unique_ptr<Server> Server::start(const ServerOptions& options) {
             if (raw->listening.size() >= expected) break;
         }
         if (raw->reap_if_exited()) {
+            // Its last words may still be in the pipes: let the reader take them first, so that
+            // the message below carries them (a stage that cannot run here says why there).
+            std::unique_lock lock(raw->mutex);
+            raw->cv.wait_for(lock, std::chrono::seconds(1), [&] { return raw->out_eof && raw->err_eof; });
             why = "exited (" + raw->status->describe() + ") before announcing " + std::to_string(expected) +
                   " 'listening on' line(s)";
             break;

@@ -54,6 +54,7 @@ struct Remote {
     std::atomic<std::size_t> queued{0};   // bytes in Handle::write tasks not yet run
     std::atomic<std::size_t> pending{0};  // the connection's queued output, as of its last change
     std::size_t limit = 0;                // Options::max_output
+    std::atomic<bool> closed{false};      // set when the connection ends: later calls return false
 };
 
 class Connection final : public IoHandler {

@@ -13,9 +13,9 @@ using detail::Loop;
 namespace {
 
 // Runs fn on the connection's loop if it is still the same connection, then settles it.
-bool post(const std::shared_ptr<detail::Mailbox>& mailbox, int fd, std::uint64_t generation,
-          std::function<void(Connection&)> fn) {
-    if (!mailbox) return false;
+bool post(const std::shared_ptr<detail::Mailbox>& mailbox, const std::shared_ptr<detail::Remote>& remote,
+          int fd, std::uint64_t generation, std::function<void(Connection&)> fn) {
+    if (!mailbox || (remote && remote->closed.load())) return false;
     return mailbox->post([fd, generation, fn = std::move(fn)](Loop& loop) {
         Connection* c = loop.conns().find(fd, generation);
         if (!c || !c->is_open()) return;
@@ -29,11 +29,11 @@ bool post(const std::shared_ptr<detail::Mailbox>& mailbox, int fd, std::uint64_t
 }  // namespace
 
 bool Handle::wake() const {
-    return post(mailbox_, fd_, generation_, [](Connection& c) { c.wake(); });
+    return post(mailbox_, remote_, fd_, generation_, [](Connection& c) { c.wake(); });
 }
 
 bool Handle::write(std::string bytes) const {
-    if (!mailbox_) return false;
+    if (!mailbox_ || (remote_ && remote_->closed.load())) return false;
     std::size_t n = bytes.size();
     auto remote = remote_;
     if (remote && remote->limit > 0) {
@@ -42,7 +42,7 @@ bool Handle::write(std::string bytes) const {
         std::size_t queued = remote->queued.fetch_add(n) + n;
         if (queued + remote->pending.load(std::memory_order_relaxed) > remote->limit) {
             remote->queued.fetch_sub(n);
-            post(mailbox_, fd_, generation_, [](Connection& c) { c.fail(ENOBUFS); });
+            post(mailbox_, remote_, fd_, generation_, [](Connection& c) { c.fail(ENOBUFS); });
             return false;
         }
     }
@@ -55,15 +55,16 @@ bool Handle::write(std::string bytes) const {
         }
     };
     auto counted = std::shared_ptr<Counted>(new Counted{remote, n});
-    return post(mailbox_, fd_, generation_, [counted, b = std::move(bytes)](Connection& c) { c.write(b); });
+    return post(mailbox_, remote_, fd_, generation_,
+                [counted, b = std::move(bytes)](Connection& c) { c.write(b); });
 }
 
 bool Handle::close() const {
-    return post(mailbox_, fd_, generation_, [](Connection& c) { c.request_close(); });
+    return post(mailbox_, remote_, fd_, generation_, [](Connection& c) { c.request_close(); });
 }
 
 bool Handle::run(std::function<void(Conn)> fn) const {
-    return post(mailbox_, fd_, generation_, [fn = std::move(fn)](Connection& c) { c.run_app(fn); });
+    return post(mailbox_, remote_, fd_, generation_, [fn = std::move(fn)](Connection& c) { c.run_app(fn); });
 }
 // ANCHOR_END: handle
 

@@ -237,6 +237,7 @@ void Connection::release() {
     if (extra_)
         for (auto id : std::exchange(extra_->app_timers, {}))
             loop_.timers().cancel(id);  // their functions (and what they hold) go now
+    if (extra_ && extra_->remote) extra_->remote->closed.store(true);
     if (addr_index_ >= 0) {
         loop_.load.fetch_sub(1);
         loop_.shared().release_conn();

@@ -98,8 +98,7 @@ TEST_CASE("with one reuseport acceptor per loop max_conns is never exceeded") {
             th.join();
         std::this_thread::sleep_for(10ms);
         clients.clear();
-        Log wait;
-        REQUIRE(wait.wait_for([&](const auto&) { return open.load() == 0; }));
+        REQUIRE(eventually([&] { return open.load() == 0; }));
     }
     CHECK(peak.load() <= kCap);
 }

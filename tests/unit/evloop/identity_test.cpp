@@ -28,8 +28,7 @@ TEST_CASE("no two connections of a server share a handle generation, whatever th
     std::vector<std::unique_ptr<Client>> clients;
     for (int i = 0; i < 40; ++i)
         clients.push_back(std::make_unique<Client>(server.url()));
-    Log log;
-    REQUIRE(log.wait_for([&](const auto&) {
+    REQUIRE(eventually([&] {
         std::lock_guard lock(mutex);
         return generations.size() == 40;
     }));
@@ -55,8 +54,7 @@ TEST_CASE("handles compare and hash by their connection, so they can key a map")
         c->send("x");
         std::this_thread::sleep_for(scaled(50ms));
     }
-    Log log;
-    REQUIRE(log.wait_for([&](const auto&) {
+    REQUIRE(eventually([&] {
         std::lock_guard lock(mutex);
         return copies.size() == 4;
     }));

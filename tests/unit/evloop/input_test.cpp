@@ -93,8 +93,7 @@ TEST_CASE("a wake presents what was kept without new bytes") {
     Running server(ev, {});
     Client c(server.url());
     c.send("held");
-    Log log;
-    REQUIRE(log.wait_for([&](const auto&) {
+    REQUIRE(eventually([&] {
         std::lock_guard lock(mutex);
         return !seen.empty();
     }));

@@ -197,6 +197,15 @@ int Listener::accept() const {
     return accepted;
 }
 
+bool eventually(const std::function<bool()>& pred, ms timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
 double cpu_seconds() {
     rusage ru{};
     ::getrusage(RUSAGE_SELF, &ru);

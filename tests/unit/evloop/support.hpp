@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -95,6 +96,10 @@ struct Listener {
     int fd = -1;
     std::string url;
 };
+
+// Polls pred every millisecond until it holds; false if it still does not after timeout.
+// For state other threads change without telling a Log.
+bool eventually(const std::function<bool()>& pred, ms timeout = scaled(5000ms));
 
 // CPU time this process has used, in seconds (user + system).
 double cpu_seconds();

@@ -138,8 +138,9 @@ public:
     friend bool operator==(const Handle& a, const Handle& b) { return a.generation_ == b.generation_; }
     friend bool operator!=(const Handle& a, const Handle& b) { return !(a == b); }
 
-    // Every call returns false when the loop is gone (or, for write, past the bound);
-    // delivery to a live connection is not confirmed.
+    // Every call returns false when the loop is gone or the connection is known to have
+    // closed (or, for write, past the bound); delivery is not confirmed: a connection can
+    // still close before the call reaches it.
 private:
     friend class Conn;
     std::shared_ptr<detail::Mailbox> mailbox_;
