@@ -1,7 +1,7 @@
 // stage04-proxy's relay: one callback per lesson (relay.hpp has the picture). Both sides
 // of a pair live on one loop, so each reaches the other through Handle::here() with no
 // lock and no mailbox; what a callback does to the other side (a write, a pause) is
-// carried out by the library as soon as the callback returns.
+// settled by the library, its output sent and its interest changed, once the callback returns.
 #include "relay.hpp"
 
 #include <any>
