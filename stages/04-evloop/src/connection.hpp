@@ -145,6 +145,7 @@ private:
     unsigned wanted() const;
     void enter(State next);
     void arm_idle_timer();
+    void arm_close_timer();
     void close_conn(int error, bool abortive);
     void detach_now();
     void release();

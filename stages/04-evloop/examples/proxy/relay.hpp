@@ -16,10 +16,10 @@
 //  - the client's first bytes wait in its kernel buffer until the backend is connected; a
 //    backend that refuses or does not answer closes the client, with one line on stderr.
 //
-// What it leaves to the library as it is: a side that has read its peer's FIN is
-// half-closed, and Options::close_timeout (30 s) bounds that state like any other
-// half-close, so a transfer that goes on for longer after one side's FIN is cut, and both
-// sides reset.
+// What it leaves to the library: a side that has read its peer's FIN is half-closed, and
+// Options::close_timeout (30 s) bounds that state like any other half-close, counted from
+// the last byte that moved: a transfer that goes on after one side's FIN lives as long as
+// it makes progress; one that stalls for 30 s is cut, and both sides reset.
 #pragma once
 
 #include <chrono>
