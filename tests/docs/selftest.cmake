@@ -168,6 +168,13 @@ file(WRITE "${T}/TUTORIAL.md" "<!-- failures: stages/01-one/expected-failures.tx
 expect(1 "a table entry that starts no listed case fails" MESSAGE "`scale: five` starts no case" failures "${T}")
 file(WRITE "${T}/TUTORIAL.md" "<!-- failures: stages/01-one/expected-failures.txt -->\n${table}| x | `concurrency: four` `multiaddr: two` |\n")
 expect(1 "a case in two rows fails" MESSAGE "'multiaddr: two' is in 2 rows" failures "${T}")
+file(WRITE "${T}/TUTORIAL.md" "# Chapter 1, with no table\n")
+expect(1 "a stage whose failures no table in TUTORIAL.md explains fails"
+       MESSAGE "lists cases no table in TUTORIAL.md explains" failures "${T}")
+file(WRITE "${T}/TUTORIAL.md" "<!-- failures: stages/01-one/expected-failures.txt -->\n${table}| x | `concurrency: four` |\n\n"
+                              "<!-- include: stages/01-one/expected-failures.txt -->\n```text\n```\n")
+expect(1 "a copy of a stage's list in TUTORIAL.md fails" MESSAGE "a copy of stages/01-one/expected-failures.txt"
+       failures "${T}")
 file(REMOVE "${T}/TUTORIAL.md")
 
 file(WRITE "${T}/fake-server.sh" "#!/bin/sh\necho 'listening on tcp://127.0.0.1:5555'\nexec sleep 30\n")
