@@ -32,11 +32,6 @@ std::string one_line(std::string_view text) {
     return out;
 }
 
-[[noreturn]] void usage_error(const CliSpec& spec, const std::string& reason) {
-    std::fprintf(stderr, "%s: %s\n%s", spec.program.c_str(), one_line(reason).c_str(), usage(spec).c_str());
-    std::exit(2);
-}
-
 // Accepts both "--name value" and "--name=value". Returns the value, or nullptr
 // when the option is not `name`; a missing value is a usage error.
 const char* option_value(const CliSpec& spec, int argc, char** argv, int* i, std::string_view name) {
@@ -53,6 +48,11 @@ const char* option_value(const CliSpec& spec, int argc, char** argv, int* i, std
 }
 
 }  // namespace
+
+void usage_error(const CliSpec& spec, const std::string& reason) {
+    std::fprintf(stderr, "%s: %s\n%s", spec.program.c_str(), one_line(reason).c_str(), usage(spec).c_str());
+    std::exit(2);
+}
 
 std::string usage(const CliSpec& spec) {
     std::string text = "usage: " + spec.program + " [--listen URL]" + (spec.many_listeners ? "..." : "");

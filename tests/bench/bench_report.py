@@ -15,7 +15,7 @@ def get(data, server, measurement, key):
 
 def failed(data, server, measurement):
     # A measurement that applies to the server but has no result: echo-bench or the server failed.
-    if server in data["one_at_a_time"] and measurement in ("ping50", "stream", "sys50", "hold"):
+    if server in data["one_at_a_time"] and measurement in ("ping50", "stream", "sys50", "hold", "noread"):
         return False
     return data["results"].get(server, {}).get(measurement) is None
 
@@ -148,6 +148,100 @@ def targets(data):
     return lines
 
 
+def relay_result(data, relay, measurement):
+    return data.get("relay_results", {}).get(relay, {}).get(measurement)
+
+
+def relay_get(data, relay, measurement, key):
+    r = relay_result(data, relay, measurement)
+    return None if r is None else r.get(key)
+
+
+def relay_ratio(data, relay, other, measurement, key):
+    a, b = relay_get(data, relay, measurement, key), relay_get(data, other, measurement, key)
+    return None if a is None or not b else a / b
+
+
+def never_read_cell(data, relay):
+    r = relay_result(data, relay, "noread")
+    if r is None:
+        return "**FAIL**"
+
+    def peak(side):
+        grown = (r[f"{side}_peak_kib"] - r[f"{side}_base_kib"]) / 1024
+        return f"{r[f'{side}_peak_kib'] / 1024:.1f} MiB (+{grown:.1f})"
+
+    return ("—" if relay == "direct" else peak("front")) + " / " + peak("backend")
+
+
+def relays(data):
+    """The relay table and its targets: stage04-proxy and haproxy in front of stage04-echo."""
+    names = data.get("relays") or []
+    if not names:
+        return []
+    c = data["conditions"]
+    nr = {"connections": c.get("noread_connections", 100), "seconds": c.get("noread_seconds", 3)}
+    peer = "haproxy" if "haproxy" in names else None
+
+    def cell(relay, measurement, key, kind):
+        if relay_result(data, relay, measurement) is None:
+            return "**FAIL**"
+        return fmt(relay_get(data, relay, measurement, key), kind)
+
+    def calls(relay):
+        r = relay_result(data, relay, "sys50")
+        return NA if r is None else fmt(r["total"], "calls")
+
+    out = [
+        "",
+        "**Through a relay** (each relay in front of a fresh stage04-echo, the two pinned to the server's CPU; "
+        "*direct* is that echo server alone, measured the same way, so × direct is what the hop costs; "
+        "relay CPU and syscalls are the relay process's own)",
+        "",
+        "| relay | ping, 50 conns: msg/s | × direct | × haproxy | p99 µs | relay CPU µs per message "
+        "| syscalls per message, 50 conns | stream, 10 conns: MB/s | × direct | × haproxy "
+        "| relay CPU s per GB echoed (stream) "
+        f"| peak RSS, {nr['connections']} clients that never read for {nr['seconds']:g} s: relay / echo |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for relay in names:
+        out.append("| " + " | ".join([
+            relay,
+            cell(relay, "ping50", "messages_per_s", "rate"),
+            fmt(relay_ratio(data, relay, "direct", "ping50", "messages_per_s"), "ratio"),
+            fmt(relay_ratio(data, relay, peer, "ping50", "messages_per_s"), "ratio") if peer else NA,
+            cell(relay, "ping50", "p99_us", "us"),
+            cell(relay, "ping50", "cpu_s_per_million", "cpu"),
+            calls(relay),
+            cell(relay, "stream", "mb_per_s", "mb"),
+            fmt(relay_ratio(data, relay, "direct", "stream", "mb_per_s"), "ratio"),
+            fmt(relay_ratio(data, relay, peer, "stream", "mb_per_s"), "ratio") if peer else NA,
+            cell(relay, "stream", "cpu_s_per_gb", "cpu"),
+            never_read_cell(data, relay),
+        ]) + " |")
+    if "stage04-proxy" not in names:
+        return out
+    rows = []
+    for label, measurement, key in (("ping, 50 conns: messages/s", "ping50", "messages_per_s"),
+                                    ("stream: MB/s", "stream", "mb_per_s")):
+        r = relay_ratio(data, "stage04-proxy", peer, measurement, key) if peer else None
+        status = ("haproxy not measured (Debian: apt-get install haproxy)" if not peer else "unmeasured"
+                  if r is None else "met" if r >= 1.0 else f"missed by {(1.0 - r) * 100:.0f}%")
+        rows.append((f"{label} ≥ 1.0× haproxy, both in front of stage04-echo", fmt(r, "ratio"), status))
+    if peer:
+        for label, measurement, key in (("ping: relay CPU per message vs haproxy, lower is better", "ping50",
+                                         "cpu_s_per_million"),
+                                        ("ping: syscalls per message vs haproxy, lower is better", "sys50",
+                                         "total"),
+                                        ("stream: relay CPU per byte vs haproxy, lower is better", "stream",
+                                         "cpu_s_per_gb")):
+            rows.append((f"(context) {label}", fmt(relay_ratio(data, "stage04-proxy", peer, measurement, key),
+                                                  "ratio"), "—"))
+    out += ["", "| target (stage04-proxy) | measured | status |", "|---|---:|---|"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return out
+
+
 def targets_stage05(data):
     """Stage 05's targets, each as measured in this run: under one system call per echo,
     cheaper in server CPU than stage 04, and at least its stream rate."""
@@ -244,6 +338,7 @@ def markdown(data):
         out += ["", f"n/a for {', '.join(data['one_at_a_time'])}: it serves one client at a time by design, "
                 "so measurements that need concurrent connections do not apply."]
     out += ["", *targets(data), "", *targets_stage05(data)]
+    out += relays(data)
     out += http_bench.markdown(data.get("http"))
     out += redis_bench.report_lines(data)
     if data["failures"]:

@@ -12,6 +12,9 @@ measurement alone) with `--listen tcp://127.0.0.1:0`, and found ready by its
 another. Throughput is measured in several rounds, servers interleaved within each
 round so that background load falls on all of them alike; the report gives medians.
 Syscalls are counted with perf (or strace) over a fixed number of messages.
+Relays (stage04-proxy, and Debian's haproxy when installed) are measured the same way in
+front of a fresh stage04-echo, both pinned to the server's CPU, beside that echo server
+alone ("direct"), whose difference is the cost of the hop.
 A server that fails any check (echo-bench exits non-zero) is reported as FAIL and makes
 this script exit 1. Python 3 standard library only.
 """
@@ -59,6 +62,24 @@ MEASUREMENTS = {
 SYSCALL_RUNS = {"sys1": (1, 10000), "sys50": (50, 30000)}  # connections, messages
 HOLD_CONNECTIONS = 10000
 NOREAD_CONNECTIONS, NOREAD_SECONDS = 100, 3.0  # clients that send and never read
+
+# Relays: what is measured through each (and the clients that never read, as for servers).
+RELAY_MEASUREMENTS = ("ping50", "stream")
+# haproxy as a plain TCP relay: one thread, no logging, its default buffers.
+HAPROXY_CONFIG = """global
+    nbthread 1
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend relay
+    bind 127.0.0.1:{port}
+    default_backend echo
+backend echo
+    server echo {backend}
+"""
 
 READ_CALLS = {"read", "readv", "recvfrom", "recvmsg"}
 WRITE_CALLS = {"write", "writev", "sendto", "sendmsg"}
@@ -220,29 +241,9 @@ class Bench:
             return None
 
         def run(server):
-            host, _, port = server.url[len("tcp://"):].rpartition(":")
-            socks = [socket.create_connection((host, int(port)), timeout=5) for _ in range(NOREAD_CONNECTIONS)]
-            chunk = b"n" * 65536
-            pushed = 0
-            for s in socks:
-                s.setblocking(False)
-            end = time.monotonic() + NOREAD_SECONDS
-            while time.monotonic() < end:
-                moved = 0
-                for s in socks:
-                    try:
-                        moved += s.send(chunk)
-                    except (BlockingIOError, InterruptedError):
-                        pass
-                    except OSError:
-                        pass
-                pushed += moved
-                if not moved:
-                    time.sleep(0.02)
-            peak = proc_kib(server.pid, "VmHWM")
-            for s in socks:
-                s.close()
-            return {"peak_rss_kib": peak, "pushed_mib": pushed / (1 << 20), "connections": NOREAD_CONNECTIONS}
+            pushed = push_without_reading(server.url)
+            return {"peak_rss_kib": proc_kib(server.pid, "VmHWM"), "pushed_mib": pushed / (1 << 20),
+                    "connections": NOREAD_CONNECTIONS}
 
         return self.with_server(spec, run)
 
@@ -252,6 +253,78 @@ class Bench:
         args = ["-m", "hold", "-c", str(HOLD_CONNECTIONS), "-d", "0.5s", "--timeout", "10s"]
         report = self.with_server(spec, lambda s: self.echo(s, args))
         return None if report is None else report["server"]
+
+
+    # Relays: each measurement starts a fresh stage04-echo and the relay in front of it, both
+    # on the server's CPU, so the relay's cost shows in the rate. "direct" is the echo alone.
+    def with_relay(self, relay, body):
+        def inner(backend):
+            if relay["command"] is None:
+                return body(backend, backend)
+            # The relay's command names the backend as {backend}; haproxy's configuration does.
+            spec = dict(relay, command=[c.replace("{backend}", backend.url) for c in relay["command"]])
+            if relay.get("configure"):
+                spec["prepare"] = lambda port: relay["configure"](port, backend.url)
+            return self.with_server(spec, lambda front: body(front, backend))
+
+        return self.with_server(self.relay_backend, inner)
+
+    def relay_throughput(self, relay, name):
+        extra, _ = MEASUREMENTS[name]
+        timing = ["-d", f"{self.args.duration}s", "-w", f"{self.args.warmup}s"]
+        return self.with_relay(relay, lambda front, _: self.echo(front, extra + timing))
+
+    def relay_syscalls(self, relay):
+        counter = SyscallCounter.pick()
+        if counter is None:
+            return None
+        connections, messages = SYSCALL_RUNS["sys50"]
+
+        def run(front, _):
+            with counter(front.pid) as counts:
+                report = self.echo(front, ["-m", "ping", "-c", str(connections), "-n", str(messages)])
+            return None if report is None or not counts.total else counts.per_message(report["messages"])
+
+        return self.with_relay(relay, run)
+
+    def never_read(self, relay):
+        """As noread(), through the relay: the peak RSS of the relay and of the echo server
+        behind it, beside what each held before."""
+        def run(front, backend):
+            before = {"front": proc_kib(front.pid, "VmRSS"), "backend": proc_kib(backend.pid, "VmRSS")}
+            pushed = push_without_reading(front.url)
+            return {"connections": NOREAD_CONNECTIONS, "seconds": NOREAD_SECONDS, "pushed_mib": pushed / (1 << 20),
+                    "front_base_kib": before["front"], "front_peak_kib": proc_kib(front.pid, "VmHWM"),
+                    "backend_base_kib": before["backend"], "backend_peak_kib": proc_kib(backend.pid, "VmHWM")}
+
+        return self.with_relay(relay, run)
+
+
+def push_without_reading(url):
+    """NOREAD_CONNECTIONS clients send to url as fast as it takes bytes for NOREAD_SECONDS and
+    never read; returns the bytes pushed. Measure the server before they close."""
+    host, _, port = url[len("tcp://"):].rpartition(":")
+    socks = [socket.create_connection((host, int(port)), timeout=5) for _ in range(NOREAD_CONNECTIONS)]
+    chunk = b"n" * 65536
+    pushed = 0
+    for s in socks:
+        s.setblocking(False)
+    end = time.monotonic() + NOREAD_SECONDS
+    while time.monotonic() < end:
+        moved = 0
+        for s in socks:
+            try:
+                moved += s.send(chunk)
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                pass
+        pushed += moved
+        if not moved:
+            time.sleep(0.02)
+    for s in socks:
+        s.close()
+    return pushed
 
 
 class SyscallCounter:
@@ -389,6 +462,9 @@ def median_report(reports):
         "p99_us": med(lambda r: r["latency_us"]["p99"]),
         "p999_us": med(lambda r: r["latency_us"]["p999"]),
         "cpu_s_per_million": med(lambda r: r["server"]["cpu_s_per_million"]),
+        # The server's CPU per byte echoed: for stream runs, what the rate does not show when
+        # neither side is saturated (on a busy machine, say).
+        "cpu_s_per_gb": med(lambda r: r["server"]["cpu_s"] / max(r["mb_per_s"] * r["seconds"] / 1000, 1e-9)),
         "peak_rss_kib": max(r["server"]["peak_rss_kib"] for r in reports),
         # Share of one CPU each side used while measured: near 100% marks the side that limits
         # the rate; both well below means time went to wakeups or to other load on the machine.
@@ -430,6 +506,36 @@ def discover(args):
     return servers
 
 
+def discover_relays(args):
+    """The relay rows: direct (stage04-echo alone), stage04-proxy, and haproxy if installed,
+    each in front of stage04-echo. Returns (relays, the backend's spec)."""
+    echo, proxy = Path(args.bin) / "stage04-echo", Path(args.bin) / "stage04-proxy"
+    if not echo.exists():
+        log("stage04-echo not built: the relay rows are left out")
+        return [], None
+    relays = [{"name": "direct", "command": None}]
+    if proxy.exists():
+        relays.append({"name": "stage04-proxy", "command": [str(proxy), "--to", "{backend}"]})
+    else:
+        log("stage04-proxy not built: its relay row is left out")
+    haproxy = shutil.which("haproxy")
+    if haproxy:
+        configs = tempfile.TemporaryDirectory(prefix="bench-haproxy-")  # kept until the driver exits
+
+        def configure(port, backend):
+            Path(configs.name, f"haproxy-{port}.cfg").write_text(
+                HAPROXY_CONFIG.format(port=port, backend=backend.removeprefix("tcp://")))
+
+        relays.append({"name": "haproxy", "contract": False, "configure": configure, "configs": configs,
+                       "command": [haproxy, "-db", "-f", str(Path(configs.name, "haproxy-{port}.cfg"))]})
+    else:
+        log("haproxy not installed: its relay row is left out (Debian: apt-get install haproxy)")
+    if args.only:
+        keep = set(args.only.split(","))
+        relays = [r for r in relays if r["name"] in keep]
+    return relays, {"name": "stage04-echo behind a relay", "command": [str(echo)], "one_at_a_time": False}
+
+
 def raise_fd_limit():
     # Servers inherit it: holding 10,000 connections needs more than the usual 1,024.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -440,17 +546,20 @@ def raise_fd_limit():
 
 def run(args):
     servers = discover(args)
+    relays, relay_backend = discover_relays(args)
     want_http = not args.only or "http" in args.only.split(",")
     want_redis = not args.only or "redis" in args.only.split(",")
-    if not servers and not want_http and not want_redis:
+    if not servers and not relays and not want_http and not want_redis:
         sys.exit("bench: no servers to measure")
     if servers and not Path(args.bin, "echo-bench").exists():
         sys.exit(f"bench: {args.bin}/echo-bench not found: build the echo-bench target first")
     fd_limit = raise_fd_limit()
     bench = Bench(args)
+    bench.relay_backend = relay_backend
     started = time.monotonic()
     load_before = os.getloadavg()[0]  # what else the machine was doing: rates mean little under load
     results = {s["name"]: {"rounds": {m: [] for m in MEASUREMENTS}} for s in servers}
+    relay_results = {r["name"]: {"rounds": {m: [] for m in RELAY_MEASUREMENTS}} for r in relays}
 
     for r in range(args.rounds):
         for spec in servers:
@@ -459,6 +568,10 @@ def run(args):
                     continue
                 log(f"round {r + 1}/{args.rounds}: {spec['name']} {m}")
                 results[spec["name"]]["rounds"][m].append(bench.throughput(spec, m))
+        for relay in relays:
+            for m in RELAY_MEASUREMENTS:
+                log(f"round {r + 1}/{args.rounds}: {relay['name']} {m} in front of stage04-echo")
+                relay_results[relay["name"]]["rounds"][m].append(bench.relay_throughput(relay, m))
     for spec in servers:
         res = results[spec["name"]]
         for m in MEASUREMENTS:
@@ -471,6 +584,15 @@ def run(args):
             res["hold"] = bench.hold(spec)
         log(f"{spec['name']}: memory under {NOREAD_CONNECTIONS} clients that never read")
         res["noread"] = bench.noread(spec)
+        del res["rounds"]
+    for relay in relays:
+        res = relay_results[relay["name"]]
+        for m in RELAY_MEASUREMENTS:
+            res[m] = median_report(res["rounds"][m])
+        log(f"{relay['name']}: syscalls per message in front of stage04-echo, 50 connections")
+        res["sys50"] = bench.relay_syscalls(relay)
+        log(f"{relay['name']}: peak RSS under clients that never read")
+        res["noread"] = bench.never_read(relay)
         del res["rounds"]
     http = http_bench.run(bench, args.bin, args.rounds, args.duration) if want_http else None
     redis = redis_bench.measure(bench, args.bin, args.rounds, log) if want_redis else None
@@ -489,6 +611,8 @@ def run(args):
         "servers": [s["name"] for s in servers],
         "one_at_a_time": [s["name"] for s in servers if s["one_at_a_time"]],
         "results": results,
+        "relays": [r["name"] for r in relays],
+        "relay_results": relay_results,
         "http": http,
         "redis": redis,
         "failures": bench.failures,
@@ -507,8 +631,9 @@ def main():
     p.add_argument("--baseline", default="libuv", help="the server the ratios compare with")
     p.add_argument("--server", action="append", default=[], metavar="NAME=COMMAND",
                    help="another server: a contract server's command, or one with {port} in it")
-    p.add_argument("--only", help="comma-separated server names to run; 'http' for the HTTP rows, 'redis' for "
-                   "the redis-benchmark rows")
+    p.add_argument("--only", help="comma-separated names to run: servers (stage04, libuv, ...), relays "
+                                   "(direct, stage04-proxy, haproxy), 'http' for the HTTP rows, 'redis' for "
+                                   "the redis-benchmark rows")
     p.add_argument("--no-pin", dest="pin", action="store_false",
                    help="let the scheduler place server and client (default: pinned to two CPUs)")
     p.add_argument("--report-only", metavar="RAW", help="rewrite the report from a saved --raw file")

@@ -1,24 +1,27 @@
-# Run by CTest (through TEST_INCLUDE_FILES) for one stage: lists the suite's cases and
-# registers one test per case. The variables come from evloop_conformance_stage().
+# Run by CTest (through TEST_INCLUDE_FILES) for one run of the suite (a stage, or the relay):
+# lists the suite's cases and registers one test per case. The variables come from
+# evloop_conformance_run().
 
-set(_labels "stage${EVLOOP_STAGE};conformance")
+set(_labels "${EVLOOP_LABELS}")
 
 # A missing binary becomes one failing test that says what to build, rather than a
 # silently empty run.
 function(_evloop_broken what)
-  set(_name "stage${EVLOOP_STAGE}/conformance: ${what}${EVLOOP_SUFFIX}")
+  set(_name "${EVLOOP_PREFIX}/conformance: ${what}${EVLOOP_SUFFIX}")
   add_test("${_name}" "${EVLOOP_CMAKE}" "-DMESSAGE=${what}" -P "${EVLOOP_FAIL_SCRIPT}")
   set_tests_properties("${_name}" PROPERTIES LABELS "${_labels}")
 endfunction()
 
 if(NOT EXISTS "${EVLOOP_CONFORMANCE}")
-  _evloop_broken("echo-conformance is not built (cmake --build --preset stage${EVLOOP_STAGE})")
+  _evloop_broken("echo-conformance is not built (${EVLOOP_BUILD})")
   return()
 endif()
-if(NOT EXISTS "${EVLOOP_SERVER}")
-  _evloop_broken("the server ${EVLOOP_SERVER} is not built (cmake --build --preset stage${EVLOOP_STAGE})")
-  return()
-endif()
+foreach(_needed IN LISTS EVLOOP_NEEDS)
+  if(NOT EXISTS "${_needed}")
+    _evloop_broken("${_needed} is not built (${EVLOOP_BUILD})")
+    return()
+  endif()
+endforeach()
 
 execute_process(COMMAND "${EVLOOP_CONFORMANCE}" --list-cases
                 OUTPUT_VARIABLE _cases RESULT_VARIABLE _status ERROR_VARIABLE _errors TIMEOUT 60)
@@ -84,7 +87,7 @@ foreach(_line IN LISTS _lines)
   if(NOT _expected_index EQUAL -1)
     list(APPEND _case_labels expected-failure)
   endif()
-  set(_name "stage${EVLOOP_STAGE}/${_line}${EVLOOP_SUFFIX}")
+  set(_name "${EVLOOP_PREFIX}/${_line}${EVLOOP_SUFFIX}")
   add_test("${_name}" "${EVLOOP_CONFORMANCE}" --server "${EVLOOP_SERVER}" ${_expected_args} --case "${_line}"
            ${_server_args})
   set_tests_properties("${_name}" PROPERTIES LABELS "${_case_labels}" TIMEOUT ${_case_timeout}

@@ -85,6 +85,21 @@ Conn Conn::connect(const common::Address& address, const ConnectOptions& options
     return conn;
 }
 
+Conn Conn::accept(int listener, Deadline deadline) {
+    internal::check_watchdog();
+    for (;;) {
+        int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            internal::register_socket(fd);
+            return Conn(fd);
+        }
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) throw Failure(op_failure("accept", errno));
+        if (!internal::wait_fd(listener, POLLIN, deadline))
+            throw Failure("accept: no connection arrived before the deadline");
+    }
+}
+
 Conn::Conn(Conn&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
 
 Conn& Conn::operator=(Conn&& other) noexcept {

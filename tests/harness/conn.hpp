@@ -54,6 +54,9 @@ public:
     Conn() = default;
     static Conn connect(const common::Address& address, const ConnectOptions& options = {},
                         Deadline deadline = {});
+    // The next connection queued on `listener`, a socket the test itself listens on (the
+    // backend behind a relay, say), waiting for one up to the deadline.
+    static Conn accept(int listener, Deadline deadline = {});
     Conn(Conn&& other) noexcept;
     Conn& operator=(Conn&& other) noexcept;
     ~Conn();

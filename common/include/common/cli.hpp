@@ -38,4 +38,8 @@ Cli parse_cli(int argc, char** argv, const CliSpec& spec);
 
 std::string usage(const CliSpec& spec);
 
+// "program: reason" and the usage on stderr, then exit 2: for a check parse_cli cannot
+// make itself (an option that is required, or two that do not go together).
+[[noreturn]] void usage_error(const CliSpec& spec, const std::string& reason);
+
 }  // namespace common

@@ -19,6 +19,21 @@ void Connection::arm_idle_timer() {
     });
 }
 
+// close_timeout bounds an ending that makes no progress: a half-closed connection still
+// sending (a long reply after the peer's FIN, a relay's download) lives on, one whose
+// bytes no longer move is closed.
+void Connection::arm_close_timer() {
+    Duration bound = loop_.shared().options.close_timeout;
+    state_timer_ = loop_.timers().add(deadline(last_active_, bound), [this, bound] {
+        state_timer_ = 0;
+        if (loop_.now() - last_active_ < bound) return arm_close_timer();  // progress since: later
+        loop_.trace("loop %d: fd %d close timeout", loop_.index(), fd_);
+        // A reset only where bytes would be lost; a half-closed connection with nothing
+        // left to send just gets its FIN.
+        close_conn(ETIMEDOUT, !output_.empty() || !peer_eof_);
+    });
+}
+
 std::uint64_t Connection::add_app_timer(Duration delay, std::function<void(Conn)> fn) {
     if (!is_open()) return 0;
     std::uint64_t id = loop_.timers().next_id();

@@ -94,6 +94,8 @@ void Connection::begin() {
 }
 
 void Connection::apply_options(const ConnOptions& options) {
+    pause_on_high_ = options.pause_on_high_water;
+    if (!pause_on_high_) throttled_ = false;  // a greeting written in opened may have set it
     int family = remote_.family();
     if (family != AF_INET && family != AF_INET6) return;
     int one = 1;

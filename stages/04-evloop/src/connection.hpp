@@ -145,6 +145,7 @@ private:
     unsigned wanted() const;
     void enter(State next);
     void arm_idle_timer();
+    void arm_close_timer();
     void close_conn(int error, bool abortive);
     void detach_now();
     void release();
@@ -183,6 +184,7 @@ private:
     bool peer_eof_ = false;            // read returned 0
     bool paused_ = false;              // the application paused reading
     bool throttled_ = false;           // reading paused: output above high water, not yet back to low
+    bool pause_on_high_ = true;        // ConnOptions::pause_on_high_water
     bool above_low_ = false;           // for the drained edge
     bool unflushed_ = false;           // for the flushed edge
     int failed_ = 0;                   // an error met inside a callback, acted on by settle()

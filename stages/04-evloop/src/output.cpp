@@ -99,7 +99,7 @@ void Connection::flush() {
 void Connection::on_output_change() {
     const Shared& s = loop_.shared();
     if (output_.size() > s.low_water) above_low_ = true;
-    if (output_.size() > s.options.high_water) throttled_ = true;
+    if (pause_on_high_ && output_.size() > s.options.high_water) throttled_ = true;
     if (extra_ && extra_->remote) extra_->remote->pending.store(output_.size(), std::memory_order_relaxed);
 }
 

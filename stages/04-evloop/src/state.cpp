@@ -147,15 +147,10 @@ void Connection::enter(State next) {
         case State::shutting:
         case State::closing:
         case State::detaching:
-            // One bound over the whole ending, however it goes on: armed once.
-            if (state_timer_ == 0)
-                state_timer_ = loop_.timers().add(deadline(loop_.now(), opt.close_timeout), [this] {
-                    state_timer_ = 0;
-                    loop_.trace("loop %d: fd %d close timeout", loop_.index(), fd_);
-                    // A reset only where bytes would be lost; a half-closed connection
-                    // with nothing left to send just gets its FIN.
-                    close_conn(ETIMEDOUT, !output_.empty() || !peer_eof_);
-                });
+            // One bound over the whole ending, counted from the last progress (and an
+            // ending begins with some: the peer's FIN, or the application's close).
+            last_active_ = loop_.now();
+            if (state_timer_ == 0) arm_close_timer();
             break;
         case State::lingering:
             // Everything was handed to the kernel; all that is left is the peer's FIN.

@@ -137,3 +137,30 @@ TEST_CASE("stop lets pending output drain before closing") {
         CHECK(server->wait_returned(scaled(3000ms)));
     }
 }
+
+TEST_CASE("the close timeout bounds a half-closed connection that stalls, not one still sending") {
+    // A download that goes on after the client's FIN (a relay's, say) must not be cut off
+    // while bytes still flow; close_timeout counts from the last progress.
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        Log log;
+        evloop::Events ev;
+        std::function<void(Conn, int)> send_next = [&](Conn c, int left) {
+            c.write(std::string(1000, static_cast<char>('a' + left)));
+            if (left == 0) return c.close();
+            c.after(100ms, [&, left](Conn later) { send_next(later, left - 1); });
+        };
+        ev.eof = [&](Conn c) {
+            send_next(c, 9);  // ten pieces over about a second
+            return Action::none;
+        };
+        ev.closed = [&](Conn, int error) { log.add("closed " + std::to_string(error)); };
+        evloop::Options opt{.backend = backend};
+        opt.close_timeout = 300ms;
+        Running server(ev, opt);
+        Client c(server.url());
+        c.shutdown_write();
+        CHECK(c.recv_until_eof(scaled(5000ms)).size() == 10000);
+        CHECK(log.wait_count("closed 0", 1));
+    }
+}

@@ -47,6 +47,62 @@ TEST_CASE("reading pauses above the high water mark, so a peer that never reads 
     }
 }
 
+TEST_CASE(
+    "with pause_on_high_water off a connection is still read while its own output is above high water") {
+    for (auto backend : backends()) {
+        CAPTURE(std::string(evloop::backend_name(backend)));
+        for (bool pause : {true, false}) {
+            CAPTURE(pause);
+            std::atomic<std::size_t> peak{0}, drained{0};
+            evloop::Events ev;
+            ev.opened = [pause](Conn, evloop::ConnOptions& o) {
+                o.pause_on_high_water = pause;
+                return Action::none;
+            };
+            ev.data = [&](Conn c, std::string_view in) {
+                c.write(in);
+                peak = std::max(peak.load(), c.pending_output());
+                return Action::none;
+            };
+            ev.drained = [&](Conn) { ++drained; };
+            evloop::Options opt{.backend = backend};
+            opt.high_water = 256 << 10;
+            Running server(ev, opt);
+            Client c(server.url());
+            ::fcntl(c.fd(), F_SETFL, O_NONBLOCK);
+            std::string chunk(64 << 10, 'q');
+            constexpr std::size_t kPush = 16u << 20;  // more than the kernel's buffers hold
+            std::size_t sent = 0;
+            // Until it is all sent, or nothing has gone out for a while: the server stopped reading.
+            auto deadline = std::chrono::steady_clock::now() + scaled(3000ms);
+            auto progress = std::chrono::steady_clock::now();
+            while (sent < kPush && std::chrono::steady_clock::now() < deadline &&
+                   std::chrono::steady_clock::now() - progress < scaled(500ms)) {
+                long n = ::send(c.fd(), chunk.data(), chunk.size(), kNoSigPipe);
+                if (n > 0) {
+                    sent += static_cast<std::size_t>(n);
+                    progress = std::chrono::steady_clock::now();
+                } else {
+                    std::this_thread::sleep_for(1ms);
+                }
+            }
+            MESSAGE("sent " << sent << ", peak output " << peak.load());
+            if (pause) {
+                CHECK(peak.load() <= opt.high_water + 65536);  // stopped reading at the mark
+            } else {
+                CHECK(sent >= kPush);  // it kept reading, so the client could send it all
+                CHECK(peak.load() > 4 * opt.high_water);
+            }
+            // Either way drained comes, once the client reads what was held for it.
+            ::fcntl(c.fd(), F_SETFL, 0);
+            c.shutdown_write();
+            std::string all = c.recv_until_eof(scaled(10000ms));
+            CHECK(all.size() == sent);
+            CHECK(drained.load() >= 1);
+        }
+    }
+}
+
 TEST_CASE("drained streams 64 MiB to a slow reader with bounded pending output") {
     for (auto backend : backends()) {
         CAPTURE(std::string(evloop::backend_name(backend)));

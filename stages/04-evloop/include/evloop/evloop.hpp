@@ -96,6 +96,11 @@ struct Remote;
 struct ConnOptions {
     std::chrono::seconds tcp_keepalive{0};  // SO_KEEPALIVE with this idle time; 0 leaves it off
     bool tcp_nodelay = true;                // echo-style protocols want replies sent at once
+    // Reading pauses while this connection's own output is above Options::high_water: what a
+    // server whose output answers its input wants. A relay, whose output comes from another
+    // connection, turns it off and pauses that other connection instead (Conn::pause,
+    // Events::drained), so that its two directions never hold each other up.
+    bool pause_on_high_water = true;
 };
 
 // How to dial out (Conn::dial, Server::dial).
@@ -232,9 +237,9 @@ struct Events {
     // The peer finished sending (read returned 0): the half-close. Reading stops; writing
     // goes on. Reply with c.write(), here or later (a timer, a Handle), and end with
     // Action::close (or c.close(), Handle::close): the library flushes, shuts down its
-    // write side and closes. Options::close_timeout bounds the half-closed state. After
-    // shutdown_write() the connection closes by itself once this callback returns. Without
-    // this callback the library ends it at once: flush, FIN, close.
+    // write side and closes. Options::close_timeout bounds a half-closed state that makes no
+    // progress. After shutdown_write() the connection closes by itself once this callback
+    // returns. Without this callback the library ends it at once: flush, FIN, close.
     std::function<Action(Conn c)> eof;
     // Pending output fell to Options::low_water or below, after being above it. A stream
     // that writes chunk after chunk writes while pending_output() is at or below low water
@@ -251,11 +256,13 @@ struct Options {
     std::size_t max_conns = 0;  // accepted connections open at once; over it a new one is closed; 0: no cap
     Duration idle_timeout{0};   // close a connection silent this long in both directions; 0: never
     Duration close_timeout = std::chrono::seconds(30);  // bound on a closing or half-closed connection
+                                                        // that makes no progress (no byte moves)
     Duration linger_timeout = std::chrono::seconds(2);  // after our FIN: wait this long for the peer's
     Duration stop_timeout = std::chrono::seconds(1);    // bound on draining output at stop
     // Reading pauses while pending output is above high_water and resumes once it is at or
     // below low_water (default: a quarter of high_water), so a peer that sends without
-    // reading costs about high_water plus one read. low_water must be below high_water.
+    // reading costs about high_water plus one read (ConnOptions::pause_on_high_water turns
+    // this off for one connection; drained still fires). low_water must be below high_water.
     std::size_t high_water = 1 << 20;
     std::optional<std::size_t> low_water{};
     std::size_t max_output =
