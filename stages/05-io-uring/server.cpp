@@ -26,17 +26,17 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <list>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/cli.hpp"
 #include "common/fd.hpp"
@@ -59,26 +59,23 @@ constexpr int kGroup = 0;                        // the ring's buffer group id
 // ANCHOR: conn
 struct Conn {
     common::Fd fd;
-    // The send in flight reads [send_data, send_data + send_len) from a lent ring buffer or
-    // from `sending`: neither may change until it completes. Later bytes wait in `out`.
-    const char* send_data = nullptr;
-    std::size_t send_len = 0;
-    int lent = -1;                   // the ring buffer the send in flight reads from, or -1
-    std::string sending;             // the copy it reads from otherwise
+    // The send in flight (none while empty) reads `sending`: a lent ring buffer's bytes, or
+    // `copy`'s. Neither may change until it completes; bytes received meanwhile wait in `out`.
+    std::string_view sending;
+    int lent = -1;                   // the ring buffer it reads, or -1
+    std::string copy;                // what it reads otherwise
     std::string out;                 // received while a send was in flight: sent next
     bool recv_armed = false;         // a multishot receive is in the kernel...
     bool recv_cancelling = false;    // ...and we have asked for it back
-    bool send_busy = false;          // a send is in the kernel
     bool reading = true;             // false while the output is above the high-water mark
     bool peer_done = false;          // a receive completed with 0: the client sends nothing more
     bool closing = false;            // close_conn() ran; freed once nothing is in flight
     std::list<Conn>::iterator self;  // where the server's list holds it
-    std::size_t pending() const { return (send_busy ? send_len : 0) + out.size(); }
+    std::size_t pending() const { return sending.size() + out.size(); }
 };
 
 struct Server {
     io_uring ring{};
-    bool ring_ready = false;
     io_uring_buf_ring* buffers = nullptr;  // the ring of buffer descriptors the kernel takes from
     std::unique_ptr<char[]> memory;        // kBuffers * kBufferSize bytes they point into
     unsigned returned = 0;                 // buffers given back since the ring's tail last moved
@@ -86,9 +83,9 @@ struct Server {
     common::Fd listener;
     std::list<Conn> conns;        // stable addresses: the kernel hands them back as user_data
     bool accept_blocked = false;  // the multishot accept ran out of fds; clients wait queued
-    ~Server() {
-        if (ring_ready) io_uring_queue_exit(&ring);  // cancels whatever is still in flight
-        if (buffers) ::munmap(buffers, kBuffers * sizeof(io_uring_buf));
+    ~Server() {                   // not on a setup failure: std::exit leaves the stack as it is
+        io_uring_queue_exit(&ring);
+        ::munmap(buffers, kBuffers * sizeof(io_uring_buf));
     }
 };
 // ANCHOR_END: conn
@@ -105,16 +102,11 @@ std::uint64_t token(Conn* c, Op op) {
 }
 // ANCHOR_END: token
 
-const char* errno_name(int err) {
-    const char* name = strerrorname_np(err);
-    return name ? name : "?";
-}
-
 // One --trace line per completion: "recv fd 7 -> 64 in buffer 3 (more)", "send fd 7 -> EPIPE".
 // Built only when tracing: the hot path pays for no strings.
 void trace_completion(const char* what, int fd, int res, unsigned flags) {
     if (!common::tracing()) return;
-    std::string text = res < 0 ? errno_name(-res) : std::to_string(res);
+    std::string text = res < 0 ? common::errno_name(-res) : std::to_string(res);
     if (flags & IORING_CQE_F_BUFFER) text += " in buffer " + std::to_string(flags >> IORING_CQE_BUFFER_SHIFT);
     if (flags & IORING_CQE_F_MORE) text += " (more)";
     common::trace("%s%s%s -> %s", what, fd >= 0 ? " fd " : "", fd >= 0 ? std::to_string(fd).c_str() : "",
@@ -204,25 +196,27 @@ void arm_recv(Server& server, Conn& c) {
 }
 // ANCHOR_END: arm-recv
 
-void send(Server& server, Conn& c, const char* data, std::size_t len) {
+// ANCHOR: send
+// The one send a connection may have in flight: a second could run first and reorder the
+// stream. `data` is a lent ring buffer's or c.copy's, and stays put until it completes.
+void send(Server& server, Conn& c, std::string_view data) {
     io_uring_sqe* sqe = get_sqe(server);
-    io_uring_prep_send(sqe, c.fd.get(), data, len, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c.fd.get(), data.data(), data.size(), MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, token(&c, kSend));
-    c.send_data = data;
-    c.send_len = len;
-    c.send_busy = true;
+    c.sending = data;
     if (c.lent >= 0)
-        common::trace("submit send fd %d %zu bytes from buffer %d", c.fd.get(), len, c.lent);
+        common::trace("submit send fd %d %zu bytes from buffer %d", c.fd.get(), data.size(), c.lent);
     else
-        common::trace("submit send fd %d %zu bytes from the output buffer", c.fd.get(), len);
+        common::trace("submit send fd %d %zu bytes from the output buffer", c.fd.get(), data.size());
 }
 
-// Sends what is queued: `out` becomes `sending`, which stays put until the send completes.
+// Sends what is queued: `out` becomes the copy the send reads, which stays put until it completes.
 void send_queued(Server& server, Conn& c) {
-    c.sending.swap(c.out);
+    c.copy.swap(c.out);
     c.out.clear();
-    send(server, c, c.sending.data(), c.sending.size());
+    send(server, c, c.copy);
 }
+// ANCHOR_END: send
 
 // Asks the kernel to end request `op` of c; its own completion (-ECANCELED) says when it has.
 void cancel(Server& server, Conn& c, Op op) {
@@ -238,15 +232,15 @@ void cancel(Server& server, Conn& c, Op op) {
 // (the common case copies nothing); otherwise copy it behind the queue and give it back at
 // once, so a client that does not read holds one ring buffer at most, never the ring.
 void echo(Server& server, Conn& c, unsigned bid, std::size_t len) {
-    if (!c.send_busy && server.lent < kMaxLent) {
+    if (c.sending.empty() && server.lent < kMaxLent) {
         c.lent = static_cast<int>(bid);
         ++server.lent;
-        send(server, c, buffer(server, bid), len);
+        send(server, c, {buffer(server, bid), len});
         return;
     }
     c.out.append(buffer(server, bid), len);
     give_back(server, bid);
-    if (!c.send_busy) send_queued(server, c);  // half the ring is lent already
+    if (c.sending.empty()) send_queued(server, c);  // half the ring is lent already
 }
 // ANCHOR_END: echo
 
@@ -261,10 +255,16 @@ void return_lent(Server& server, Conn& c) {
 
 // ANCHOR: close-conn
 // Freeing c while the kernel still holds a request of it would let a completion, or the
-// kernel's own copy, land in freed memory. So closing asks the kernel to cancel what is in
-// flight, and release() frees c, and closes its socket, once the last completion is in.
-void release(Server& server, Conn& c) {
-    if (c.recv_armed || c.send_busy) return;
+// kernel's own copy, land in freed memory. So the first call asks the kernel to cancel what
+// is in flight, each completion that follows calls again, and the last one frees c (which
+// closes its socket).
+void close_conn(Server& server, Conn& c) {
+    if (!c.closing) {
+        c.closing = true;
+        if (c.recv_armed && !c.recv_cancelling) cancel(server, c, kRecv);
+        if (!c.sending.empty()) cancel(server, c, kSend);
+    }
+    if (c.recv_armed || !c.sending.empty()) return;
     common::trace("close fd %d", c.fd.get());
     // The multishot accept may be waiting for a free fd: this is one.
     if (server.accept_blocked) {
@@ -272,14 +272,6 @@ void release(Server& server, Conn& c) {
         arm_accept(server);
     }
     server.conns.erase(c.self);
-}
-
-void close_conn(Server& server, Conn& c) {
-    if (c.closing) return;
-    c.closing = true;
-    if (c.recv_armed && !c.recv_cancelling) cancel(server, c, kRecv);
-    if (c.send_busy) cancel(server, c, kSend);
-    release(server, c);
 }
 // ANCHOR_END: close-conn
 
@@ -322,20 +314,15 @@ void on_accept(Server& server, int res, unsigned flags) {
     // The multishot accept has ended: by a full completion queue, or by a connection that
     // failed before we took it (accept(2)), and the next one may be fine: re-arm it.
     int err = res < 0 ? -res : 0;
-    if (err == 0 || err == ECONNABORTED || err == EPROTO || err == EINTR) {
-        arm_accept(server);
-        return;
-    }
+    if (err == 0 || err == ECONNABORTED || err == EPROTO || err == EINTR) return arm_accept(server);
     // EMFILE, ENFILE, ENOMEM, ENOBUFS: it failed before taking the connection, so the rest
     // stay queued in the kernel, and re-arming now would fail again at once, in a spin.
-    // release() re-arms it when a connection closes and an fd is free.
-    if (err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS) {
-        server.accept_blocked = true;
-        common::warn_limited("accept", std::string("accept: ") + std::strerror(err) +
-                                           "; the rest wait until a connection closes");
-        return;
-    }
-    common::die("accept", err);  // the listener itself is broken: re-arming would spin
+    // close_conn() re-arms it when a connection closes and an fd is free.
+    if (err != EMFILE && err != ENFILE && err != ENOMEM && err != ENOBUFS)
+        common::die("accept", err);  // the listener itself is broken: re-arming would spin
+    server.accept_blocked = true;
+    common::warn_limited(
+        "accept", std::string("accept: ") + std::strerror(err) + "; the rest wait until a connection closes");
 }
 // ANCHOR_END: on-accept
 
@@ -346,13 +333,14 @@ void on_readable(Server& server, Conn& c, int res, unsigned flags) {
     else
         trace_completion("recv", c.fd.get(), res, flags);
     if (!(flags & IORING_CQE_F_MORE)) c.recv_armed = c.recv_cancelling = false;  // it has ended
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
     if (c.closing) {
-        if (flags & IORING_CQE_F_BUFFER) give_back(server, flags >> IORING_CQE_BUFFER_SHIFT);
-        release(server, c);
+        if (flags & IORING_CQE_F_BUFFER) give_back(server, bid);
+        close_conn(server, c);
         return;
     }
     if (res > 0) {
-        echo(server, c, flags >> IORING_CQE_BUFFER_SHIFT, static_cast<std::size_t>(res));
+        echo(server, c, bid, static_cast<std::size_t>(res));
         if (c.reading && c.pending() >= kHighWater) {
             // Backpressure: the client is not reading its echo, so stop receiving its input.
             // Its bytes wait in the kernel and TCP's window stops it from sending more.
@@ -374,35 +362,28 @@ void on_readable(Server& server, Conn& c, int res, unsigned flags) {
 // ANCHOR: on-writable
 void on_writable(Server& server, Conn& c, int res) {
     trace_completion("send", c.fd.get(), res, 0);
-    c.send_busy = false;
-    if (c.closing) {  // this is the last completion it waited for, or the receive's is
-        return_lent(server, c);
-        release(server, c);
+    if (res >= 0 && !c.closing && static_cast<std::size_t>(res) < c.sending.size()) {
+        // A short send: the socket took only part. Send the rest from where it stopped, from
+        // our own copy, so that a ring buffer never waits on a slow reader.
+        std::string_view rest = c.sending.substr(static_cast<std::size_t>(res));
+        if (c.lent >= 0) {
+            c.copy.assign(rest);
+            return_lent(server, c);
+            rest = c.copy;
+        }
+        send(server, c, rest);
         return;
     }
-    if (res < 0) {  // EPIPE, ECONNRESET
-        return_lent(server, c);
+    c.sending = {};
+    return_lent(server, c);
+    if (c.closing || res < 0) {  // EPIPE, ECONNRESET; or the completion a close waited for
         close_conn(server, c);
         return;
     }
-    auto n = static_cast<std::size_t>(res);
-    if (n < c.send_len) {
-        // A short send: the socket took only part. Send the rest from where it stopped, from
-        // our own copy, so that a ring buffer never waits on a slow reader.
-        if (c.lent >= 0) {
-            c.sending.assign(c.send_data + n, c.send_len - n);
-            return_lent(server, c);
-            send(server, c, c.sending.data(), c.sending.size());
-        } else {
-            send(server, c, c.send_data + n, c.send_len - n);
-        }
-        return;
-    }
-    return_lent(server, c);
     if (!c.out.empty())
         send_queued(server, c);
     else
-        std::string().swap(c.sending);  // an idle connection holds no buffer
+        std::string().swap(c.copy);  // an idle connection holds no buffer
     if (!c.reading && c.pending() <= kLowWater) {
         c.reading = true;
         common::trace("resume fd %d", c.fd.get());
@@ -434,35 +415,31 @@ void stop(Server& server) {
 // kernel can be told to refuse it (sysctl kernel.io_uring_disabled, since 6.6), and a
 // seccomp filter can refuse its system calls, as container runtimes' default profiles do.
 // One line says which, and how to check.
-std::string read_first_line(const char* path) {
-    std::ifstream in(path);
-    std::string line;
-    std::getline(in, line);
-    return line;
-}
-
-[[noreturn]] void refused(const std::string& why) {
-    common::die("io_uring is unavailable here: " + why, 0);
-}
-
-[[noreturn]] void setup_refused(int err) {
-    std::string call = std::string("io_uring_setup: ") + std::strerror(err);
-    std::string disabled = read_first_line("/proc/sys/kernel/io_uring_disabled");
-    std::string seccomp;
+[[noreturn]] void refused(int err) {
+    utsname host{};
+    ::uname(&host);
+    int disabled = 0, seccomp = 0;
+    std::ifstream("/proc/sys/kernel/io_uring_disabled") >> disabled;
     std::ifstream status("/proc/self/status");
     for (std::string line; std::getline(status, line);)
-        if (line.rfind("Seccomp:", 0) == 0) seccomp = line.substr(line.find_first_not_of(" \t", 8));
-    if (err == EPERM && !disabled.empty() && disabled != "0")
-        refused(
-            call + ": sysctl kernel.io_uring_disabled is " + disabled +
-            " (1: root and kernel.io_uring_group only, 2: nobody); check: sysctl kernel.io_uring_disabled");
-    if ((err == EPERM || err == ENOSYS) && !seccomp.empty() && seccomp != "0")
-        refused(call +
-                ": a seccomp filter refuses it, as container runtimes' default profiles do; "
-                "check: grep Seccomp /proc/self/status (2 is a filter), and the container's profile");
-    if (err == ENOSYS)
-        refused(call + ": this kernel has no io_uring (built without CONFIG_IO_URING); check: uname -r");
-    refused(call + "; check: sysctl kernel.io_uring_disabled, grep Seccomp /proc/self/status");
+        if (line.rfind("Seccomp:", 0) == 0) seccomp = std::atoi(line.c_str() + 8);
+    std::string why = std::string("io_uring_setup: ") + std::strerror(err) + ": ";
+    if (err == EINVAL && ::strverscmp(host.release, "6.1") < 0)
+        why +=
+            "this kernel is " + std::string(host.release) +
+            ", and stage05-echo needs 6.1 or later (multishot receive, deferred task work); check: uname -r";
+    else if (err == EPERM && disabled != 0)
+        why += "sysctl kernel.io_uring_disabled is " + std::to_string(disabled) +
+               " (1: root and kernel.io_uring_group only, 2: nobody); check: sysctl kernel.io_uring_disabled";
+    else if ((err == EPERM || err == ENOSYS) && seccomp != 0)
+        why +=
+            "a seccomp filter refuses it, as container runtimes' default profiles do; "
+            "check: grep Seccomp /proc/self/status (2 is a filter), and the container's profile";
+    else if (err == ENOSYS)
+        why += "this kernel has no io_uring (built without CONFIG_IO_URING); check: uname -r";
+    else
+        why += "check: sysctl kernel.io_uring_disabled, grep Seccomp /proc/self/status";
+    common::die("io_uring is unavailable here: " + why, 0);
 }
 
 void setup_ring(Server& server) {
@@ -470,26 +447,14 @@ void setup_ring(Server& server) {
     // The completion queue is larger than the submission queue: one receive request yields
     // many completions. SINGLE_ISSUER and DEFER_TASKRUN (6.1) let the kernel finish our
     // receives only while we wait in io_uring_enter, not by interrupting us at any moment.
+    // (Every kernel that has them has IORING_FEAT_NODROP: a full completion queue loses nothing.)
     params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
                    IORING_SETUP_DEFER_TASKRUN;
     params.cq_entries = kCompletions;
-    int err = -io_uring_queue_init_params(kQueueDepth, &server.ring, &params);
-    utsname host{};
-    ::uname(&host);
-    int major = 0, minor = 0;
-    std::sscanf(host.release, "%d.%d", &major, &minor);
-    bool old = major < 6 || (major == 6 && minor < 1);
-    if (err != 0 && !(old && err == EINVAL)) setup_refused(err);
-    if (old)
-        refused(std::string("stage05-echo needs Linux 6.1 or later (multishot receive, deferred task work); "
-                            "this kernel is ") +
-                host.release + "; check: uname -r");
-    server.ring_ready = true;
+    if (int err = -io_uring_queue_init_params(kQueueDepth, &server.ring, &params)) refused(err);
     // The ring's descriptor registered with the ring itself: each io_uring_enter then skips
     // looking it up in the descriptor table (io_uring_register_ring_fd(3)).
     io_uring_register_ring_fd(&server.ring);
-    // Without NODROP a full completion queue loses completions, and with them connections.
-    if (!(params.features & IORING_FEAT_NODROP)) refused("the kernel lacks IORING_FEAT_NODROP");
 }
 // ANCHOR_END: refused
 
@@ -499,19 +464,18 @@ int main(int argc, char** argv) {
     common::CliSpec spec;
     spec.program = "stage05-echo";
     spec.summary = "Echo server: one thread, io_uring: multishot accept and receive, provided buffers.";
-    // LIMITATION: one tcp:// address, used with the descriptor limit it is given; no udp://,
-    // unix://, --max-conns or --idle-timeout. Stage 04 adds them (the multiaddr cases and
-    // the stage 04 options in the other tiers).
+    // LIMITATION: one tcp:// address, used with the descriptor limit it is given; no udp://, unix://,
+    // --max-conns or --idle-timeout. Stage 04 adds them (the multiaddr cases and its options).
     common::Cli cli = common::parse_cli(argc, argv, spec);
     common::set_trace(cli.trace);
     common::install_signal_handlers(spec.program.c_str());
 
     Server server;
-    setup_ring(server);
-    setup_buffers(server);
     std::string error;
     server.listener = common::listen_on(cli.listen.front(), {}, &error);
     if (!server.listener) common::die(error, 0);
+    setup_ring(server);
+    setup_buffers(server);
     arm_accept(server);
     // SIGINT and SIGTERM write to the stop pipe; a poll request on it is their completion.
     io_uring_sqe* sqe = get_sqe(server);
@@ -536,23 +500,19 @@ int main(int argc, char** argv) {
         io_uring_for_each_cqe(&server.ring, head, cqe) {
             ++seen;
             auto* c = reinterpret_cast<Conn*>(cqe->user_data & ~kOpMask);
-            switch (static_cast<Op>(cqe->user_data & kOpMask)) {
-                case kStop:
-                    stop(server);
-                    return 0;
-                case kAccept:
-                    on_accept(server, cqe->res, cqe->flags);
-                    break;
-                case kRecv:
-                    on_readable(server, *c, cqe->res, cqe->flags);
-                    break;
-                case kSend:
-                    on_writable(server, *c, cqe->res);
-                    break;
-                case kCancel:  // the cancelled request completes on its own, with -ECANCELED
-                    trace_completion("cancel", -1, cqe->res, 0);
-                    break;
+            auto op = static_cast<Op>(cqe->user_data & kOpMask);
+            if (op == kStop) {
+                stop(server);
+                return 0;
             }
+            if (op == kAccept)
+                on_accept(server, cqe->res, cqe->flags);
+            else if (op == kRecv)
+                on_readable(server, *c, cqe->res, cqe->flags);
+            else if (op == kSend)
+                on_writable(server, *c, cqe->res);
+            else  // a cancellation's own answer; the request it cancelled completes by itself
+                trace_completion("cancel", -1, cqe->res, 0);
         }
         io_uring_cq_advance(&server.ring, seen);
     }

@@ -7,7 +7,8 @@
 //   docs-check matrix ROOT CONFORMANCE [--update]  the embedded matrix == echo-conformance --matrix
 //   docs-check links ROOT                          every relative link and #heading link resolves
 //   docs-check citations ROOT                      file:line citations name the line they quote
-//   docs-check failures ROOT                       each failures table names its stage's list exactly
+//   docs-check failures ROOT                       each failures table names its stage's list exactly,
+//                                                  and TUTORIAL.md has one for every stage that lists a case
 //   docs-check transcripts ROOT BIN-DIR [SECONDS]  marked command blocks print what the page shows
 //                                                  (the last three: docs_text.cpp, docs_transcripts.cpp)
 //

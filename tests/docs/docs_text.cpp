@@ -4,7 +4,8 @@
 //                               and a quoted "file.cpp:LINE: check failed: EXPR" (the suite's
 //                               own output) names the line that holds EXPR
 //   docs-check failures ROOT    every table after "<!-- failures: stages/NN-x/expected-failures.txt -->"
-//                               names each case of that file exactly once
+//                               names each case of that file exactly once; TUTORIAL.md has such
+//                               a table for every stage that lists a case, and no copy of a list
 //
 // A failures table has one row per reason; its last column holds the cases, each as a
 // `code span` that starts a case's name ("concurrency: a silent client"), or a whole tier
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,6 +94,18 @@ std::optional<std::string> failed_expression(const std::string& rest) {
     return std::string(trim(expr));
 }
 
+// The cases an expected-failures.txt lists, each with the line that lists it.
+std::vector<std::pair<std::string, size_t>> listed_cases(const std::string& list) {
+    std::vector<std::pair<std::string, size_t>> cases;
+    Lines lines = split_lines(list);
+    for (size_t k = 0; k < lines.size(); ++k) {
+        auto line = trim(lines[k]);
+        if (line.empty() || line[0] == '#') continue;
+        cases.emplace_back(std::string(trim(line.substr(0, line.find(" -- ")))), k + 1);
+    }
+    return cases;
+}
+
 }  // namespace
 
 int check_citations(const std::string& root) {
@@ -157,6 +171,7 @@ int check_citations(const std::string& root) {
 int check_failures(const std::string& root) {
     Problems problems;
     int tables = 0;
+    std::set<std::string> tabled;  // the lists TUTORIAL.md has a table for
     for (const auto& md : markdown_files(root)) {
         auto text = read_file(root + "/" + md);
         if (!text) continue;
@@ -171,14 +186,8 @@ int check_failures(const std::string& root) {
                 problems.report(where, "cannot read " + *list_path);
                 continue;
             }
-            // The cases the stage is listed to fail, with the line that lists each.
-            std::vector<std::pair<std::string, size_t>> cases;
-            Lines list_lines = split_lines(*list);
-            for (size_t k = 0; k < list_lines.size(); ++k) {
-                auto line = trim(list_lines[k]);
-                if (line.empty() || line[0] == '#') continue;
-                cases.emplace_back(std::string(trim(line.substr(0, line.find(" -- ")))), k + 1);
-            }
+            if (md == "TUTORIAL.md") tabled.insert(*list_path);
+            auto cases = listed_cases(*list);  // what the stage is designed to fail
             std::vector<int> matched(cases.size(), 0);
             size_t row = i + 1;
             if (row >= lines.size() || !starts_with(trim(lines[row]), "|")) {
@@ -220,6 +229,28 @@ int check_failures(const std::string& root) {
                     problems.report(at, "'" + cases[k].first + "' is in " + std::to_string(matched[k]) +
                                             " rows of the table at " + where + "; give it one reason");
             }
+        }
+    }
+    // A reader learns a stage's failures from its chapter: a table of reasons, never a copy
+    // of the list, and no stage designed to fail something without one.
+    if (auto tutorial = read_file(root + "/TUTORIAL.md")) {
+        Lines lines = split_lines(*tutorial);
+        for (size_t i = 0; i < lines.size(); ++i) {
+            auto path = comment_directive(lines[i], "include");
+            const std::string suffix = "/expected-failures.txt";
+            if (path && path->size() > suffix.size() &&
+                path->compare(path->size() - suffix.size(), suffix.size(), suffix) == 0)
+                problems.report("TUTORIAL.md:" + std::to_string(i + 1),
+                                "a copy of " + *path + ": explain it in a <!-- failures: " + *path +
+                                    " --> table instead");
+        }
+        for (const auto& name : list_dir(root + "/stages")) {
+            std::string list_path = "stages/" + name + "/expected-failures.txt";
+            auto list = read_file(root + "/" + list_path);
+            if (!list || listed_cases(*list).empty() || tabled.count(list_path)) continue;
+            problems.report(list_path,
+                            "lists cases no table in TUTORIAL.md explains: add one after <!-- failures: " +
+                                list_path + " -->");
         }
     }
     if (tables == 0) std::printf("no <!-- failures: ... --> table to check\n");

@@ -100,8 +100,8 @@ evloop::Action on_data(evloop::Conn c, std::string_view in) {
         send_more(c);
         return evloop::Action::none;
     }
-    // Read again only now that every request kept behind a stall is answered: an EOF read
-    // earlier would end the connection with those requests still in its input.
+    // Read again only now that every request kept behind a stall is answered: until then the
+    // client's later requests wait in its socket, not in our input buffer.
     if (conn.paused) c.resume();
     conn.paused = false;
     if (conn.eof) return evloop::Action::close;

@@ -85,9 +85,9 @@ evloop::Action on_data(Shared& shared, evloop::Conn c, std::string_view in) {
     }
     c.write(out);  // every reply of this read, in one write
     c.keep(in.size());
-    // Reading stays off until every kept request is answered: the library drops kept input
-    // at the peer's FIN (a partial request can never complete), and a complete one must not
-    // be dropped with it.
+    // Reading stays off until every kept request is answered: reading on could find the
+    // peer's FIN, and then the library presents the kept input once more and closes (there
+    // is no eof callback), leaving what is still kept behind a pause unanswered.
     if (st.paused && !was_paused) c.pause();
     if (!st.paused && was_paused) c.resume();
     if (out.capacity() > (4u << 20)) out = std::string();  // one huge reply does not pin memory
