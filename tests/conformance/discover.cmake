@@ -89,7 +89,7 @@ foreach(_line IN LISTS _lines)
   endif()
   set(_name "${EVLOOP_PREFIX}/${_line}${EVLOOP_SUFFIX}")
   add_test("${_name}" "${EVLOOP_CONFORMANCE}" --server "${EVLOOP_SERVER}" ${_expected_args} --case "${_line}"
-           ${_server_args})
+           ${EVLOOP_SUITE_ARGS} ${_server_args})
   set_tests_properties("${_name}" PROPERTIES LABELS "${_case_labels}" TIMEOUT ${_case_timeout}
                                              RUN_SERIAL ${_case_serial})
   if(NOT EVLOOP_SKIP_WHEN STREQUAL "")

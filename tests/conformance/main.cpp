@@ -39,6 +39,8 @@ exits 0 on SIGTERM.
   --address URL              test a server that is already running at URL; the cases
                              that must start, signal or limit the server are skipped
   --case "TIER: NAME"        run this case only
+  --fds-per-client N         descriptors the server holds per connected client (default
+                             1; a relay holds 2), for the cases that bound them
   --expected-failures FILE   the cases this server is designed to fail, one per line:
                                TIER: NAME -- REASON
                              '#' starts a comment. A listed case that passes fails the
@@ -351,6 +353,13 @@ int main(int argc, char** argv) {
                 target.address_url = value("--address");
             } else if (arg == "--case") {
                 only_case = value("--case");
+            } else if (arg == "--fds-per-client") {
+                std::string text = value("--fds-per-client");
+                char* end = nullptr;
+                long n = std::strtol(text.c_str(), &end, 10);
+                if (text.empty() || *end != '\0' || n < 1 || n > 16)
+                    return usage_error("--fds-per-client takes a number from 1 to 16, not '" + text + "'");
+                target.fds_per_client = static_cast<int>(n);
             } else if (arg == "--expected-failures") {
                 expected_path = value("--expected-failures");
             } else if (arg == "--list-cases") {

@@ -20,6 +20,9 @@ struct Target {
     std::string server_path{};               // --server PATH
     std::vector<std::string> server_args{};  // after "--"
     std::string address_url{};               // --address URL (then server_path is empty)
+    // --fds-per-client N: descriptors the server holds for each connected client. An
+    // echo server holds one; a relay two (the client's and the one toward its backend).
+    int fds_per_client = 1;
     bool address_mode() const { return !address_url.empty(); }
 };
 void set_target(Target t);
