@@ -499,6 +499,7 @@ int main(int argc, char** argv) {
         io_uring_cqe* cqe;
         io_uring_for_each_cqe(&server.ring, head, cqe) {
             ++seen;
+            // NOLINTNEXTLINE(performance-no-int-to-ptr): user_data is a Conn* with the op in its low bits
             auto* c = reinterpret_cast<Conn*>(cqe->user_data & ~kOpMask);
             auto op = static_cast<Op>(cqe->user_data & kOpMask);
             if (op == kStop) {

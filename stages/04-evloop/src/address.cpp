@@ -87,7 +87,7 @@ Error parse_all(const std::vector<std::string>& urls, std::vector<common::Addres
     for (const auto& url : urls) {
         std::string why;
         auto a = common::parse_address(url, &why);
-        if (!a) return Error{EINVAL, "bad address '" + url + "': " + why};
+        if (!a) return Error{EINVAL, std::string("bad address '").append(url).append("': ").append(why)};
         out->push_back(*a);
     }
     return {};

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <map>
+#include <utility>
 
 #include "loop.hpp"
 
@@ -33,7 +34,7 @@ void Shared::request_stop() {
 void Shared::fail(std::exception_ptr error) {
     {
         std::lock_guard lock(failure_mutex_);
-        if (!failure_) failure_ = error;
+        if (!failure_) failure_ = std::move(error);
     }
     request_stop();
 }

@@ -10,6 +10,7 @@
 //   redis-cli -p 6380 set greeting hello
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "common/cli.hpp"
 #include "common/process.hpp"
@@ -44,7 +45,7 @@ bool parse_size(std::string_view text, std::size_t* out) {
 }
 
 common::ExtraOption size_option(std::string name, std::string help, std::size_t* target) {
-    return {name, "SIZE", help, [target](std::string_view v, std::string* error) {
+    return {std::move(name), "SIZE", std::move(help), [target](std::string_view v, std::string* error) {
                 if (parse_size(v, target)) return true;
                 *error = "expected a size from 1mb to 4gb, such as 512mb";
                 return false;
