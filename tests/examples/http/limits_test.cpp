@@ -136,7 +136,14 @@ TEST_CASE("limits: a slow reader of a 1 GiB file costs the server under a megaby
     }
     MESSAGE("read " << received << " bytes; server RSS " << before << " -> peak " << peak);
     CHECK(received > 0);
-    CHECK(peak - before < (1u << 20));
+    std::size_t bound = std::size_t{1} << 20;
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer quarantines freed memory instead of reusing it, so every chunk the
+    // server read and sent may still be resident: allow the bytes read on top. A server that
+    // reads the file ahead of the client still shows, by tens of megabytes.
+    bound += received;
+#endif
+    CHECK_MESSAGE(peak - before < bound, "the server grew by " << peak - before << " bytes, bound " << bound);
     s.others_are_served();
 }
 
